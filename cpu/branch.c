@@ -1,0 +1,6 @@
+/* Instruction family table: see ops.h. */
+#include "cpu/ops.h"
+
+const cpu_op_row cpu_ops_branch[] = {
+    { ZYDIS_MNEMONIC_INVALID, NULL, TR_IDENTICAL },
+};

@@ -1,0 +1,111 @@
+/* The board: see board.h.  The PC's devices are the table below. */
+#include "devices/board.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* One row per device of the standard PC, created in this order (the
+ * interrupt controller first: others take its lines). */
+static const struct pc_slot {
+    const char *type;
+    device_config cfg;
+} pc_table[] = {
+    { NULL, { 0 } },
+};
+
+/* Every device type btvm knows, for -device and board_find_type(). */
+static const device_type *const known_types[] = {
+    NULL,
+};
+
+void board_init(board *b, phys_mem *mem, io_space *io, vclock *clock)
+{
+    memset(b, 0, sizeof(*b));
+    b->mem = mem;
+    b->io = io;
+    b->clock = clock;
+}
+
+const device_type *board_find_type(const char *name)
+{
+    for (size_t i = 0; known_types[i]; i++)
+        if (strcmp(known_types[i]->name, name) == 0)
+            return known_types[i];
+    return NULL;
+}
+
+void *board_find_device(board *b, const char *name)
+{
+    for (int i = 0; i < b->ndevices; i++)
+        if (strcmp(b->devices[i].name, name) == 0)
+            return b->devices[i].state;
+    return NULL;
+}
+
+int board_add(board *b, const device_type *type, const device_config *cfg, char *err,
+              size_t errlen)
+{
+    if (b->ndevices >= BOARD_MAX_DEVICES) {
+        snprintf(err, errlen, "too many devices (at most %d)", BOARD_MAX_DEVICES);
+        return -1;
+    }
+    void *state = type->create(b, cfg, err, errlen);
+    if (!state)
+        return -1;
+    board_device *d = &b->devices[b->ndevices++];
+    d->type = type;
+    d->state = state;
+    snprintf(d->name, sizeof(d->name), "%s", cfg->name ? cfg->name : type->name);
+    return 0;
+}
+
+int board_add_pc_devices(board *b, char *err, size_t errlen)
+{
+    for (size_t i = 0; pc_table[i].type; i++) {
+        const device_type *t = board_find_type(pc_table[i].type);
+        if (!t) {
+            snprintf(err, errlen, "internal error: unknown device type %s", pc_table[i].type);
+            return -1;
+        }
+        if (board_add(b, t, &pc_table[i].cfg, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void board_reset(board *b)
+{
+    for (int i = 0; i < b->ndevices; i++)
+        if (b->devices[i].type->reset)
+            b->devices[i].type->reset(b->devices[i].state);
+    b->reset_requested = false;
+}
+
+void board_destroy(board *b)
+{
+    for (int i = b->ndevices - 1; i >= 0; i--)
+        if (b->devices[i].type->destroy)
+            b->devices[i].type->destroy(b->devices[i].state);
+    b->ndevices = 0;
+}
+
+static void kick(board *b)
+{
+    if (b->kick)
+        b->kick(b->kick_opaque);
+}
+
+void board_request_exit(board *b, int status)
+{
+    if (!b->exit_requested) {
+        b->exit_requested = true;
+        b->exit_status = status;
+    }
+    kick(b);
+}
+
+void board_request_reset(board *b)
+{
+    b->reset_requested = true;
+    kick(b);
+}

@@ -1,0 +1,97 @@
+/* The serial console: see console.h. */
+#include "frontend/console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void console_write(chardev *cd, const uint8_t *buf, size_t len)
+{
+    (void)cd;
+    while (len > 0) {
+        ssize_t n = write(STDOUT_FILENO, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* stdout gone: the guest's output is dropped, as on a disconnected line */
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+void console_open(console *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->cd.write = console_write;
+    c->cd.host = c;
+    c->is_tty = isatty(STDIN_FILENO);
+    if (c->is_tty && tcgetattr(STDIN_FILENO, &c->saved) == 0) {
+        struct termios raw = c->saved;
+        cfmakeraw(&raw);
+        raw.c_oflag |= OPOST; /* keep \n -> \r\n on output */
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+            c->raw = true;
+    }
+    int fl = fcntl(STDIN_FILENO, F_GETFL);
+    if (fl >= 0)
+        fcntl(STDIN_FILENO, F_SETFL, fl | O_NONBLOCK);
+}
+
+void console_close(console *c)
+{
+    if (c->raw)
+        tcsetattr(STDIN_FILENO, TCSANOW, &c->saved);
+    c->raw = false;
+    int fl = fcntl(STDIN_FILENO, F_GETFL);
+    if (fl >= 0)
+        fcntl(STDIN_FILENO, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+int console_fd(const console *c)
+{
+    return c->stdin_eof ? -1 : STDIN_FILENO;
+}
+
+/* Ctrl-A escapes on a terminal (QEMU's -nographic keys). */
+static bool filter_escape(console *c, unsigned char ch, unsigned char *out)
+{
+    if (!c->is_tty)
+        return *out = ch, true;
+    if (c->escape) {
+        c->escape = false;
+        switch (ch) {
+        case 'x': case 'X': c->quit = true; return false;
+        case 'c': case 'C': return false; /* the monitor comes later */
+        case 0x01: *out = 0x01; return true;
+        default: return false;
+        }
+    }
+    if (ch == 0x01) {
+        c->escape = true;
+        return false;
+    }
+    *out = ch;
+    return true;
+}
+
+void console_poll(console *c)
+{
+    if (c->pending_pos >= c->npending && !c->stdin_eof) {
+        c->npending = c->pending_pos = 0;
+        ssize_t n = read(STDIN_FILENO, c->pending, sizeof(c->pending));
+        if (n > 0)
+            c->npending = (int)n;
+        else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            c->stdin_eof = true;
+    }
+    while (c->pending_pos < c->npending) {
+        if (c->cd.can_receive && !c->cd.can_receive(c->cd.dev))
+            return;
+        unsigned char ch;
+        if (filter_escape(c, c->pending[c->pending_pos++], &ch) && c->cd.receive)
+            c->cd.receive(c->cd.dev, ch);
+    }
+}

@@ -1,0 +1,36 @@
+/*
+ * The serial console: COM1 on the host terminal.
+ *
+ * On a terminal, stdin goes raw and Ctrl-A is the escape key, as in
+ * QEMU's -nographic: Ctrl-A X quits, Ctrl-A C is reserved for the
+ * monitor, Ctrl-A Ctrl-A sends a Ctrl-A.  Without a terminal, stdin and
+ * stdout are plain byte streams.
+ */
+#ifndef BTVM_FRONTEND_CONSOLE_H
+#define BTVM_FRONTEND_CONSOLE_H
+
+#include <stdbool.h>
+#include <termios.h>
+
+#include "devices/chardev.h"
+
+typedef struct console {
+    chardev cd;
+    bool is_tty;
+    bool raw;
+    struct termios saved;
+    bool escape;       /* Ctrl-A seen */
+    bool quit;         /* Ctrl-A X */
+    bool stdin_eof;
+    unsigned char pending[256];
+    int npending, pending_pos;
+} console;
+
+void console_open(console *c);
+void console_close(console *c);
+/* Read what stdin has without blocking, and feed the guest what it can take. */
+void console_poll(console *c);
+/* File descriptor to wait on for input, or -1 after EOF. */
+int console_fd(const console *c);
+
+#endif

@@ -1,0 +1,125 @@
+/* The machine and its main loop: see machine.h. */
+#include "frontend/machine.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu/interp.h"
+
+/* Instructions per slice: at ~10 M instructions/s a slice is well under a
+ * millisecond, so timers fire late by less than the PIT's 1 ms tick. */
+#define SLICE_INSNS 4096
+
+static void wire_intr(void *opaque, int pin, int level)
+{
+    (void)pin;
+    cpu_set_intr(opaque, level != 0);
+}
+
+static void kick_cpu(void *opaque)
+{
+    ((cpu_state *)opaque)->exit_request = 1;
+}
+
+int machine_create(machine *m, const machine_config *cfg, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    m->cfg = *cfg;
+    if (phys_init(&m->mem, cfg->ram_size) < 0) {
+        snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM: %s",
+                 (unsigned long long)(cfg->ram_size >> 20), strerror(errno));
+        return -1;
+    }
+    io_space_init(&m->io);
+    vclock_init(&m->clock, false);
+    board_init(&m->board, &m->mem, &m->io, &m->clock);
+    cpu_init(&m->cpu, &m->mem, &m->io);
+    m->cpu.exit_on_triple_fault = cfg->no_reboot;
+
+    console_open(&m->con);
+    m->board.serial[0] = &m->con.cd;
+    m->board.cpu_intr = (irq_line){ wire_intr, &m->cpu, 0 };
+    m->board.kick = kick_cpu;
+    m->board.kick_opaque = &m->cpu;
+    if (board_add_pc_devices(&m->board, err, errlen) < 0)
+        goto fail;
+    m->cpu.intr_ack = m->board.intr_ack;
+    m->cpu.intr_ack_opaque = m->board.intr_ack_opaque;
+    if (boot_load(&m->cpu, &m->mem, &cfg->boot, err, errlen) < 0)
+        goto fail;
+    return 0;
+fail:
+    machine_destroy(m);
+    return -1;
+}
+
+void machine_destroy(machine *m)
+{
+    board_destroy(&m->board);
+    console_close(&m->con);
+    phys_destroy(&m->mem);
+}
+
+static int reboot(machine *m)
+{
+    char err[200];
+    board_reset(&m->board);
+    cpu_reset(&m->cpu);
+    phys_set_a20(&m->mem, true);
+    if (boot_load(&m->cpu, &m->mem, &m->cfg.boot, err, sizeof(err)) < 0) {
+        fprintf(stderr, "btvm: reset: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sleep until the next timer deadline or console input. */
+static void wait_for_event(machine *m)
+{
+    uint64_t deadline = vclock_next_deadline(&m->clock);
+    uint64_t now = vclock_now(&m->clock);
+    int timeout_ms = -1;
+    if (deadline != VCLOCK_NEVER)
+        timeout_ms = deadline <= now ? 0 : (int)((deadline - now + 999999) / 1000000);
+    struct pollfd pfd = { .fd = console_fd(&m->con), .events = POLLIN };
+    poll(&pfd, pfd.fd >= 0 ? 1 : 0, timeout_ms);
+}
+
+int machine_run(machine *m)
+{
+    cpu_state *cpu = &m->cpu;
+    for (;;) {
+        enum cpu_exit why = cpu_exec(cpu, SLICE_INSNS);
+        vclock_run(&m->clock);
+        console_poll(&m->con);
+
+        if (m->board.exit_requested)
+            return m->board.exit_status;
+        if (m->con.quit) {
+            fprintf(stderr, "\r\nbtvm: terminated by Ctrl-A X\n");
+            return 0;
+        }
+        if (m->board.reset_requested && reboot(m) < 0)
+            return 1;
+
+        if (why == CPU_EXIT_SHUTDOWN) {
+            if (cpu->exit_on_triple_fault) {
+                fprintf(stderr, "btvm: %s\n", cpu->diag);
+                return EXIT_GUEST_STOPPED;
+            }
+            if (reboot(m) < 0)
+                return 1;
+        } else if (why == CPU_EXIT_HALT) {
+            bool can_wake = (cpu->eflags & FL_IF) || cpu->nmi_pending;
+            if (!can_wake) {
+                fprintf(stderr, "btvm: guest halted with interrupts disabled at %04x:%08x\n",
+                        cpu->seg[S_CS].selector, cpu->eip);
+                return EXIT_GUEST_STOPPED;
+            }
+            if (!cpu->intr)
+                wait_for_event(m);
+        }
+    }
+}
