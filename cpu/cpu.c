@@ -5,6 +5,7 @@
 #include <string.h>
 #include <x86intrin.h>
 
+#include "cpu/icache.h"
 #include "cpu/mem.h"
 #include "cpu/seg.h"
 
@@ -14,12 +15,22 @@ _Static_assert(offsetof(cpu_state, eip) == 32, "eip after regs");
 _Static_assert(offsetof(cpu_state, eflags) == 36, "eflags after eip");
 _Static_assert(offsetof(cpu_state, fxsave) % 16 == 0, "FXSAVE image is 16-byte aligned");
 
-void cpu_init(cpu_state *cpu, phys_mem *mem, io_space *io)
+int cpu_init(cpu_state *cpu, phys_mem *mem, io_space *io)
 {
     memset(cpu, 0, sizeof(*cpu));
     cpu->mem = mem;
     cpu->io = io;
+    cpu->icache = cpu_icache_new();
+    if (!cpu->icache)
+        return -1;
     cpu_reset(cpu);
+    return 0;
+}
+
+void cpu_destroy(cpu_state *cpu)
+{
+    cpu_icache_free(cpu->icache);
+    cpu->icache = NULL;
 }
 
 /* Power-on and RESET state (SDM Vol. 3A §9.1.1, Table 9-1). */
@@ -65,6 +76,7 @@ void cpu_reset(cpu_state *cpu)
     cpu->tsc_offset = -(uint64_t)__rdtsc();
     cpu_update_mode(cpu);
     cpu_tlb_flush(cpu, false);
+    cpu_icache_clear(cpu->icache);
 }
 
 uint64_t cpu_rdtsc(const cpu_state *cpu)

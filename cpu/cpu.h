@@ -172,6 +172,7 @@ typedef struct cpu_state {
     io_space *io;
 
     cpu_tlb tlb;
+    struct cpu_icache *icache; /* the interpreter's decoded instructions (icache.h) */
 
     /* --- the interpreter's per-instruction fault context --- */
     uint32_t insn_eip;       /* EIP of the instruction being executed */
@@ -189,7 +190,9 @@ typedef struct cpu_state {
 } cpu_state;
 
 /* Power-on state: real mode at F000:FFF0 (SDM Vol. 3A §9.1.1). */
-void cpu_init(cpu_state *cpu, phys_mem *mem, io_space *io);
+/* Returns 0, or -1 when out of memory. */
+int cpu_init(cpu_state *cpu, phys_mem *mem, io_space *io);
+void cpu_destroy(cpu_state *cpu);
 void cpu_reset(cpu_state *cpu);
 
 /* Host TSC plus the guest's offset. */

@@ -5,6 +5,7 @@
 
 #include "cpu/decode.h"
 #include "cpu/exception.h"
+#include "cpu/icache.h"
 #include "cpu/ops.h"
 
 /*
@@ -84,7 +85,7 @@ enum cpu_exit cpu_exec(cpu_state *cpu, uint64_t budget)
 {
     pthread_once(&tables_once, build_tables);
     const uint64_t end = cpu->stats.instructions + budget;
-    cpu_insn in;
+    cpu_insn scratch;
 
     if (cpu->run_state == CPU_SHUTDOWN)
         return CPU_EXIT_SHUTDOWN;
@@ -113,12 +114,12 @@ enum cpu_exit cpu_exec(cpu_state *cpu, uint64_t budget)
         cpu->inhibit_irq = false;
         bool single_step = cpu->eflags & FL_TF;
 
-        cpu_decode(cpu, &decoders, &in);
-        const cpu_op_row *row = dispatch[in.z.mnemonic];
+        cpu_insn *in = cpu_icache_fetch(cpu, cpu->icache, &decoders, &scratch);
+        const cpu_op_row *row = dispatch[in->z.mnemonic];
         if (!row)
             cpu_fault(cpu, EXC_UD, 0);
-        cpu->eip = in.next_eip;
-        row->handler(cpu, &in);
+        cpu->eip = in->next_eip;
+        row->handler(cpu, in);
         cpu->stats.instructions++;
 
         /* Single-step trap after the instruction (SDM Vol. 3A §17.3.1.4). */

@@ -35,7 +35,11 @@ int machine_create(machine *m, const machine_config *cfg, char *err, size_t errl
     io_space_init(&m->io);
     vclock_init(&m->clock, false);
     board_init(&m->board, &m->mem, &m->io, &m->clock);
-    cpu_init(&m->cpu, &m->mem, &m->io);
+    if (cpu_init(&m->cpu, &m->mem, &m->io) < 0) {
+        snprintf(err, errlen, "out of memory");
+        phys_destroy(&m->mem);
+        return -1;
+    }
     m->cpu.exit_on_triple_fault = cfg->no_reboot;
 
     console_open(&m->con);
@@ -59,6 +63,7 @@ void machine_destroy(machine *m)
 {
     board_destroy(&m->board);
     console_close(&m->con);
+    cpu_destroy(&m->cpu);
     phys_destroy(&m->mem);
 }
 

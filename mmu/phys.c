@@ -26,6 +26,13 @@ int phys_init(phys_mem *pm, uint64_t ram_size)
         goto fail;
     pm->ram = p;
     pm->ram_size = (uint32_t)ram_size;
+    pm->code_page = calloc(ram_size >> 12, 1);
+    pm->page_gen = calloc(ram_size >> 12, sizeof(uint32_t));
+    if (!pm->code_page || !pm->page_gen) {
+        phys_destroy(pm);
+        errno = ENOMEM;
+        return -1;
+    }
     pm->a20_mask = ~0u;
     return 0;
 fail:;
@@ -44,6 +51,10 @@ void phys_destroy(phys_mem *pm)
     pm->nregions = 0;
     if (pm->ram)
         munmap(pm->ram, pm->ram_size);
+    free(pm->code_page);
+    free(pm->page_gen);
+    pm->code_page = NULL;
+    pm->page_gen = NULL;
     if (pm->memfd >= 0)
         close(pm->memfd);
     pm->ram = NULL;
@@ -113,9 +124,27 @@ uint8_t *phys_page_ptr(phys_mem *pm, uint32_t paddr, bool write)
             return (uint8_t *)r->rom + ((paddr - r->base) & ~0xfffu);
         return NULL;
     }
-    if (paddr < pm->ram_size)
+    if (paddr < pm->ram_size) {
+        if (write && pm->code_page[paddr >> 12])
+            return NULL; /* writes to code pages take the slow path */
         return pm->ram + (paddr & ~0xfffu);
+    }
     return NULL;
+}
+
+void phys_mark_code(phys_mem *pm, uint32_t paddr)
+{
+    if (paddr < pm->ram_size && !pm->code_page[paddr >> 12]) {
+        pm->code_page[paddr >> 12] = 1;
+        pm->generation++; /* drop cached write pointers to the page */
+    }
+}
+
+static void note_ram_write(phys_mem *pm, uint32_t paddr, uint32_t len)
+{
+    for (uint32_t p = paddr >> 12; p <= (paddr + len - 1) >> 12 && p < (pm->ram_size >> 12); p++)
+        if (pm->code_page[p])
+            pm->page_gen[p]++;
 }
 
 static uint32_t load_le(const uint8_t *p, unsigned size)
@@ -158,9 +187,13 @@ void phys_write(phys_mem *pm, uint32_t paddr, uint32_t value, unsigned size)
             r->ops->write(r->opaque, paddr - r->base, value, size);
         return;
     }
-    uint8_t *page = phys_page_ptr(pm, paddr, true);
-    if (!page)
+    uint8_t *page;
+    if (paddr < pm->ram_size && !r) {
+        page = pm->ram + (paddr & ~0xfffu);
+        note_ram_write(pm, paddr, size);
+    } else if (!(page = phys_page_ptr(pm, paddr, true))) {
         return; /* ROM or unassigned: the write is dropped, as on the bus */
+    }
     uint8_t *p = page + (paddr & 0xfff);
     for (unsigned i = 0; i < size; i++)
         p[i] = (uint8_t)(value >> (8 * i));
@@ -171,6 +204,8 @@ int phys_copy_to(phys_mem *pm, uint32_t paddr, const void *src, uint32_t len)
     if ((uint64_t)paddr + len > pm->ram_size)
         return -1;
     memcpy(pm->ram + paddr, src, len);
+    if (len)
+        note_ram_write(pm, paddr, len);
     return 0;
 }
 

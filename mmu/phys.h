@@ -45,6 +45,16 @@ typedef struct phys_mem {
     phys_region regions[PHYS_MAX_REGIONS];
     int nregions;
     uint64_t generation;     /* bumped when the map changes: TLBs must flush */
+
+    /*
+     * Code tracking for self-modifying code: a RAM page from which an
+     * engine has cached decoded or translated instructions is a code
+     * page; writes to it never take a host-pointer fast path, and each
+     * one bumps the page's write generation, which invalidates what was
+     * cached from it.
+     */
+    uint8_t *code_page;      /* one byte per RAM page: 1 = code */
+    uint32_t *page_gen;      /* write generation per RAM page */
 } phys_mem;
 
 /* Returns 0, or -1 with errno set (EINVAL for a size out of range). */
@@ -73,6 +83,14 @@ const phys_region *phys_find_region(const phys_mem *pm, uint32_t paddr);
 /* Slow-path accesses of 1, 2 or 4 bytes that may hit any region. */
 uint32_t phys_read(phys_mem *pm, uint32_t paddr, unsigned size);
 void phys_write(phys_mem *pm, uint32_t paddr, uint32_t value, unsigned size);
+
+/* Mark the RAM page holding paddr as holding cached code (see above). */
+void phys_mark_code(phys_mem *pm, uint32_t paddr);
+
+static inline uint32_t phys_page_generation(const phys_mem *pm, uint32_t paddr)
+{
+    return paddr < pm->ram_size ? pm->page_gen[paddr >> 12] : 0;
+}
 
 /* Bulk copies for loaders; return -1 if any byte is not RAM. */
 int phys_copy_to(phys_mem *pm, uint32_t paddr, const void *src, uint32_t len);

@@ -28,7 +28,7 @@ harness *harness_new(enum harness_mode mode)
     assert_non_null(h);
     assert_int_equal(phys_init(&h->mem, HARNESS_RAM), 0);
     io_space_init(&h->io);
-    cpu_init(&h->cpu, &h->mem, &h->io);
+    assert_int_equal(cpu_init(&h->cpu, &h->mem, &h->io), 0);
     h->mode = mode;
     cpu_state *c = &h->cpu;
     if (mode == HARNESS_REAL16) {
@@ -64,6 +64,7 @@ harness *harness_new(enum harness_mode mode)
 
 void harness_free(harness *h)
 {
+    cpu_destroy(&h->cpu);
     phys_destroy(&h->mem);
     free(h);
 }
