@@ -76,6 +76,11 @@ uint32_t op_read(cpu_state *cpu, const cpu_insn *in, int i)
     case ZYDIS_OPERAND_TYPE_MEMORY:
         return cpu_read(cpu, op_sreg(in, i), op_ea(cpu, in, i), size);
     case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+        /* Zydis gives the immediate's encoded size (8 for `add eax, -1`
+         * as 83 /0 ib) with the value already sign-extended to 64 bits
+         * when the encoding sign-extends: mask to the instruction's
+         * operand width, not the immediate's own size. */
+        size = in->z.operand_width / 8;
         return (uint32_t)o->imm.value.u & size_mask(size ? size : 4);
     default:
         cpu_fault(cpu, EXC_UD, 0);
