@@ -92,9 +92,25 @@ static void wait_for_event(machine *m)
     poll(&pfd, pfd.fd >= 0 ? 1 : 0, timeout_ms);
 }
 
+void machine_print_stats(machine *m, FILE *out)
+{
+    const cpu_stats *st = &m->cpu.stats;
+    double secs = (vclock_now(&m->clock) - m->start_ns) / 1e9;
+    fprintf(out, "btvm statistics (engine: interp)\n");
+    fprintf(out, "  run time            %.3f s\n", secs);
+    fprintf(out, "  guest instructions  %llu\n", (unsigned long long)st->instructions);
+    fprintf(out, "  instructions/s      %.0f\n", secs > 0 ? st->instructions / secs : 0.0);
+    fprintf(out, "  exceptions          %llu\n", (unsigned long long)st->exceptions);
+    fprintf(out, "  interrupts          %llu\n", (unsigned long long)st->interrupts);
+    fprintf(out, "  tlb misses          %llu\n", (unsigned long long)st->tlb_misses);
+    fprintf(out, "  tlb flushes         %llu\n", (unsigned long long)st->tlb_flushes);
+    fprintf(out, "  unclaimed port I/O  %llu\n", (unsigned long long)m->io.unclaimed_accesses);
+}
+
 int machine_run(machine *m)
 {
     cpu_state *cpu = &m->cpu;
+    m->start_ns = vclock_now(&m->clock);
     for (;;) {
         enum cpu_exit why = cpu_exec(cpu, SLICE_INSNS);
         vclock_run(&m->clock);

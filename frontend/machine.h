@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "boot/boot.h"
 #include "cpu/cpu.h"
@@ -24,6 +25,7 @@ typedef struct machine_config {
     enum accel accel;
     bool no_reboot;     /* triple fault: exit with a diagnostic instead of reset */
     bool nographic;
+    bool stats;         /* print execution statistics on stderr at exit */
 } machine_config;
 
 typedef struct machine {
@@ -34,12 +36,15 @@ typedef struct machine {
     board board;
     cpu_state cpu;
     console con;
+    uint64_t start_ns;
 } machine;
 
 /* 0, or -1 with a one-line reason in err. */
 int machine_create(machine *m, const machine_config *cfg, char *err, size_t errlen);
 /* Run until the guest ends; returns btvm's exit status. */
 int machine_run(machine *m);
+/* Execution statistics, one "name value" per line. */
+void machine_print_stats(machine *m, FILE *out);
 void machine_destroy(machine *m);
 
 /* Exit statuses besides the guest's own (debug-exit gives (v<<1)|1). */

@@ -23,6 +23,8 @@ int main(int argc, char **argv)
         return 1;
     }
     int status = machine_run(&m);
+    if (cfg.stats)
+        machine_print_stats(&m, stderr);
     machine_destroy(&m);
     return status;
 }

@@ -22,6 +22,7 @@ void options_usage(FILE *out)
             "  -display none    no display (same as -nographic for now)\n"
             "  -accel interp    execution engine (interp: the reference interpreter)\n"
             "  -no-reboot       exit on triple fault instead of resetting\n"
+            "  -stats           print execution statistics on stderr at exit\n"
             "  --help           this text\n"
             "  --version        version\n"
             "Exit status: the guest's debug-exit value v gives (v<<1)|1; 0 on a normal end;\n"
@@ -79,6 +80,10 @@ enum options_result options_parse(int argc, char **argv, machine_config *cfg, ch
         }
         if (!strcmp(name, "-no-reboot")) {
             cfg->no_reboot = true;
+            continue;
+        }
+        if (!strcmp(name, "-stats")) {
+            cfg->stats = true;
             continue;
         }
         static const char *const with_arg[] = { "-kernel", "-append", "-initrd", "-bios", "-m",
