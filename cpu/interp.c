@@ -14,18 +14,33 @@
  * cpu_state).
  */
 static const cpu_op_row *dispatch[ZYDIS_MNEMONIC_MAX_VALUE + 1];
+/* Form rows, tried in order before dispatch[] (ops.h). */
+#define MAX_FORMS 4
+static const cpu_op_form *forms[ZYDIS_MNEMONIC_MAX_VALUE + 1][MAX_FORMS];
 static cpu_decoders decoders;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static const cpu_op_row *const families[] = {
     cpu_ops_alu, cpu_ops_data, cpu_ops_branch, cpu_ops_string, cpu_ops_system, cpu_ops_fpu,
+    cpu_ops_far,
 };
+static const cpu_op_form *const form_tables[] = { cpu_forms_far, cpu_forms_system };
 
 static void build_tables(void)
 {
     for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++)
         for (const cpu_op_row *r = families[f]; r->handler; r++)
             dispatch[r->mnemonic] = r;
+    for (size_t f = 0; f < sizeof(form_tables) / sizeof(form_tables[0]); f++) {
+        for (const cpu_op_form *r = form_tables[f]; r->match; r++) {
+            for (int i = 0; i < MAX_FORMS; i++) {
+                if (!forms[r->row.mnemonic][i]) {
+                    forms[r->row.mnemonic][i] = r;
+                    break;
+                }
+            }
+        }
+    }
     cpu_decoders_init(&decoders);
 }
 
@@ -33,6 +48,15 @@ const cpu_op_row *cpu_op_lookup(ZydisMnemonic m)
 {
     pthread_once(&tables_once, build_tables);
     return (unsigned)m <= ZYDIS_MNEMONIC_MAX_VALUE ? dispatch[m] : NULL;
+}
+
+const cpu_op_row *cpu_op_find(const cpu_insn *in)
+{
+    ZydisMnemonic m = in->z.mnemonic;
+    for (int i = 0; i < MAX_FORMS && forms[m][i]; i++)
+        if (forms[m][i]->match(in))
+            return &forms[m][i]->row;
+    return dispatch[m];
 }
 
 /* Exception classes for the double-fault rules (SDM Vol. 3A Table 6-4). */

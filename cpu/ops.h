@@ -11,6 +11,8 @@
 #ifndef BTVM_CPU_OPS_H
 #define BTVM_CPU_OPS_H
 
+#include <stdbool.h>
+
 #include "cpu/cpu.h"
 #include "cpu/decode.h"
 
@@ -29,6 +31,17 @@ typedef struct cpu_op_row {
     enum cpu_tr_class tr_class;
 } cpu_op_row;
 
+/*
+ * One mnemonic may be handled in several families: Zydis names near and
+ * far JMP/CALL/RET alike, and MOV to a control register is MOV too.  A
+ * form row claims only the decoded forms its `match` accepts and is
+ * tried before the mnemonic's general row.
+ */
+typedef struct cpu_op_form {
+    bool (*match)(const cpu_insn *in);
+    cpu_op_row row;
+} cpu_op_form;
+
 /* Family tables, each terminated by a row with a NULL handler. */
 extern const cpu_op_row cpu_ops_alu[];      /* alu.c: arithmetic, logic, shifts, bits, BCD, mul/div */
 extern const cpu_op_row cpu_ops_data[];     /* data.c: mov family, xchg, stack, flags, conversions */
@@ -36,8 +49,15 @@ extern const cpu_op_row cpu_ops_branch[];   /* branch.c: jmp/jcc/call/ret/loop, 
 extern const cpu_op_row cpu_ops_string[];   /* string.c: movs/stos/lods/cmps/scas, ins/outs */
 extern const cpu_op_row cpu_ops_system[];   /* system.c: privileged and system instructions */
 extern const cpu_op_row cpu_ops_fpu[];      /* fpu.c: x87, MMX, SSE, SSE2 run natively */
+extern const cpu_op_row cpu_ops_far[];      /* far.c: int n, iret */
 
-/* The dispatch entry for a mnemonic, or NULL (the instruction raises #UD). */
+/* Form tables, terminated by a row with a NULL match. */
+extern const cpu_op_form cpu_forms_far[];    /* far.c: far jmp/call/ret */
+extern const cpu_op_form cpu_forms_system[]; /* system.c: mov to/from CRn/DRn */
+
+/* The general dispatch entry for a mnemonic, or NULL (the instruction raises #UD). */
 const cpu_op_row *cpu_op_lookup(ZydisMnemonic m);
+/* The entry for a decoded instruction: a matching form row, else the general one. */
+const cpu_op_row *cpu_op_find(const cpu_insn *in);
 
 #endif

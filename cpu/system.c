@@ -4,3 +4,6 @@
 const cpu_op_row cpu_ops_system[] = {
     { ZYDIS_MNEMONIC_INVALID, NULL, TR_IDENTICAL },
 };
+const cpu_op_form cpu_forms_system[] = {
+    { NULL, { ZYDIS_MNEMONIC_INVALID, NULL, TR_IDENTICAL } },
+};
