@@ -4,17 +4,31 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "devices/debugexit.h"
+#include "devices/pic.h"
+#include "devices/pit.h"
+#include "devices/uart.h"
+
 /* One row per device of the standard PC, created in this order (the
  * interrupt controller first: others take its lines). */
 static const struct pc_slot {
     const char *type;
     device_config cfg;
 } pc_table[] = {
+    { "i8259", { .name = "pic", .port = 0x20, .irq = -1 } },
+    { "i8254", { .name = "pit", .port = 0x40, .irq = 0 } },
+    { "isa-serial", { .name = "com1", .port = 0x3f8, .irq = 4, .index = 0 } },
+    { "isa-serial", { .name = "com2", .port = 0x2f8, .irq = 3, .index = 1 } },
+    { "isa-debug-exit", { .name = "debugexit", .port = 0xf4, .irq = -1 } },
     { NULL, { 0 } },
 };
 
 /* Every device type btvm knows, for -device and board_find_type(). */
 static const device_type *const known_types[] = {
+    &pic_type,
+    &pit_type,
+    &uart_type,
+    &debugexit_type,
     NULL,
 };
 
