@@ -24,7 +24,7 @@ static const cpu_op_row *const families[] = {
     cpu_ops_alu, cpu_ops_data, cpu_ops_branch, cpu_ops_string, cpu_ops_system, cpu_ops_fpu,
     cpu_ops_far,
 };
-static const cpu_op_form *const form_tables[] = { cpu_forms_far, cpu_forms_system };
+static const cpu_op_form *const form_tables[] = { cpu_forms_far, cpu_forms_system, cpu_forms_data };
 
 static void build_tables(void)
 {
