@@ -42,6 +42,23 @@ static inline uint32_t hf_out(uint32_t eflags, uint64_t host)
     return (eflags & ~FL_ARITH) | ((uint32_t)host & FL_ARITH);
 }
 
+/* Flags of CMP a, b at width size (1, 2, 4): for CMPS, SCAS and the
+ * like outside alu.c. */
+static inline uint32_t hf_cmp(unsigned size, uint32_t a, uint32_t b, uint32_t eflags)
+{
+    uint64_t f = hf_in(eflags);
+    if (size == 1) {
+        uint8_t x = (uint8_t)a, y = (uint8_t)b;
+        __asm__(HF_ASM("cmpb %[y], %[x]") : [f] "+r"(f) : [x] "q"(x), [y] "q"(y) : "cc");
+    } else if (size == 2) {
+        uint16_t x = (uint16_t)a, y = (uint16_t)b;
+        __asm__(HF_ASM("cmpw %[y], %[x]") : [f] "+r"(f) : [x] "r"(x), [y] "r"(y) : "cc");
+    } else {
+        __asm__(HF_ASM("cmpl %[y], %[x]") : [f] "+r"(f) : [x] "r"(a), [y] "r"(b) : "cc");
+    }
+    return hf_out(eflags, f);
+}
+
 /*
  * Condition code cc (the low nibble of Jcc/SETcc/CMOVcc opcodes: 70+cc,
  * 0F 80+cc, 0F 90+cc, 0F 40+cc) against EFLAGS (SDM Vol. 1 Appendix B,
