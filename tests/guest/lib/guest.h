@@ -61,13 +61,14 @@ extern volatile uint32_t exc_resume;
  * TRY_BEGIN stores the address of the first instruction in try_addr and
  * points exc_resume just past TRY_END's label, so a fault anywhere in
  * between resumes after the instructions with the registers as they were
- * at the fault.  TRY("insns") is the form without operands.
+ * at the fault.  TRY("insns") is the form without operands; its
+ * instructions may use EAX, ECX and EDX freely.
  */
 extern volatile uint32_t try_addr;
 #define TRY_BEGIN "movl $7702f, exc_resume\n\tmovl $7701f, try_addr\n7701:\n\t"
 #define TRY_END "\n7702:\n\tmovl $0, exc_resume\n\t"
 #define TRY(insns) \
-    do { exc_clear(); __asm__ volatile(TRY_BEGIN insns TRY_END ::: "memory", "cc"); } while (0)
+    do { exc_clear(); __asm__ volatile(TRY_BEGIN insns TRY_END ::: "memory", "cc", "eax", "ecx", "edx"); } while (0)
 
 typedef void (*isr_handler)(struct frame *f);
 
