@@ -24,7 +24,8 @@ static const cpu_op_row *const families[] = {
     cpu_ops_alu, cpu_ops_data, cpu_ops_branch, cpu_ops_string, cpu_ops_system, cpu_ops_fpu,
     cpu_ops_far,
 };
-static const cpu_op_form *const form_tables[] = { cpu_forms_far, cpu_forms_system, cpu_forms_data };
+static const cpu_op_form *const form_tables[] = { cpu_forms_far, cpu_forms_system, cpu_forms_data,
+                                                   cpu_forms_fpu };
 
 static void build_tables(void)
 {
@@ -139,7 +140,7 @@ enum cpu_exit cpu_exec(cpu_state *cpu, uint64_t budget)
         bool single_step = cpu->eflags & FL_TF;
 
         cpu_insn *in = cpu_icache_fetch(cpu, cpu->icache, &decoders, &scratch);
-        const cpu_op_row *row = dispatch[in->z.mnemonic];
+        const cpu_op_row *row = cpu_op_find(in);
         if (!row)
             cpu_fault(cpu, EXC_UD, 0);
         cpu->eip = in->next_eip;

@@ -54,6 +54,7 @@ extern const cpu_op_row cpu_ops_far[];      /* far.c: int n, iret */
 /* Form tables, terminated by a row with a NULL match. */
 extern const cpu_op_form cpu_forms_far[];    /* far.c: far jmp/call/ret */
 extern const cpu_op_form cpu_forms_system[]; /* system.c: mov to/from CRn/DRn */
+extern const cpu_op_form cpu_forms_fpu[];    /* fpu.c: SSE2 movsd/cmpsd (string mnemonics) */
 extern const cpu_op_form cpu_forms_data[];   /* data.c: mov to/from a segment register */
 
 /* The general dispatch entry for a mnemonic, or NULL (the instruction raises #UD). */
