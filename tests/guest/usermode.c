@@ -18,40 +18,12 @@
 
 #define USER_EFLAGS 0x00000202u  /* IF=1, IOPL=0 (the PIC is fully masked) */
 
-/* --- the ring crossings, in assembly ---------------------------------- */
-uint32_t kernel_saved_esp __attribute__((used));
-uint32_t enter_user(void (*eip)(void), uint32_t esp, uint32_t eflags, uint32_t dsel);
-void user_exit_isr(void);
+/* --- the call gate's target and a user program, in assembly ------------- */
 void callgate_target(void);
 void user_nullds(void);
 
-/* enter_user(eip, esp, eflags, dsel): IRET to CPL 3 with DS=ES=FS=GS=dsel
- * (left to the IRET to null if it is a DPL-0 selector).  Returns the EAX
- * the user code passes to INT 0x81. */
 __asm__(
     ".text\n"
-    ".globl enter_user\n"
-    "enter_user:\n\t"
-    "pushl %ebp\n\tpushl %ebx\n\tpushl %esi\n\tpushl %edi\n\t"
-    "movl %esp, kernel_saved_esp\n\t"
-    "movl 20(%esp), %eax\n\t"
-    "movl 24(%esp), %ecx\n\t"
-    "movl 28(%esp), %edx\n\t"
-    "movl 32(%esp), %ebx\n\t"
-    "pushl $0x23\n\t"           /* SS */
-    "pushl %ecx\n\t"            /* ESP */
-    "pushl %edx\n\t"            /* EFLAGS */
-    "pushl $0x1b\n\t"           /* CS */
-    "pushl %eax\n\t"            /* EIP */
-    "movw %bx, %ds\n\tmovw %bx, %es\n\tmovw %bx, %fs\n\tmovw %bx, %gs\n\t"
-    "iretl\n"
-    /* INT 0x81 (DPL 3 gate): back to the kernel, result in EAX. */
-    ".globl user_exit_isr\n"
-    "user_exit_isr:\n\t"
-    "movw $0x10, %cx\n\tmovw %cx, %ds\n\tmovw %cx, %es\n\tmovw %cx, %fs\n\tmovw %cx, %gs\n\t"
-    "movl kernel_saved_esp, %esp\n\t"
-    "popl %edi\n\tpopl %esi\n\tpopl %ebx\n\tpopl %ebp\n\t"
-    "ret\n"
     /* The call gate's target, at CPL 0: record what the gate did. */
     ".globl callgate_target\n"
     "callgate_target:\n\t"
@@ -76,15 +48,6 @@ __asm__(
 
 uint32_t cg_cs, cg_ss, cg_esp, cg_ret_eip, cg_ret_cs, cg_param, cg_user_esp, cg_user_ss;
 uint32_t cg_esp_before, cg_esp_after, cg_cs_after __attribute__((used));
-
-static uint8_t user_stack[8192] __attribute__((aligned(16)));
-#define USER_STACK_TOP ((uint32_t)user_stack + sizeof(user_stack))
-
-static __attribute__((noreturn)) void user_exit(uint32_t v)
-{
-    __asm__ volatile("int $0x81" : : "a"(v) : "memory");
-    __builtin_unreachable();
-}
 
 /* --- user programs ----------------------------------------------------- */
 
@@ -217,10 +180,9 @@ void test_main(void)
     gprintf("usermode: IRET to CPL 3, INT gates with stack switch, call gate, #GP, U/S paging\n");
     outb(0x21, 0xff);   /* mask every PIC input: user code runs with IF=1 */
     outb(0xa1, 0xff);
-    tss_init();
+    user_mode_init();
     check_eq("TR after LTR", read_tr(), SEL_TSS);
     idt_set(0x80, isr_stub(0x80), SEL_CODE0, 0xee);             /* interrupt gate, DPL 3 */
-    idt_set(0x81, (uint32_t)user_exit_isr, SEL_CODE0, 0xee);
     idt_set(0x82, isr_stub(0x82), SEL_CODE0, 0xef);             /* trap gate, DPL 3 */
     set_handler(0x80, isr80);
     set_handler(0x82, isr82);

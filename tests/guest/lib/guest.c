@@ -11,7 +11,7 @@ uint32_t mb_magic, mb_info, entry_eflags, entry_cr0;
 int test_failures;
 volatile struct exc_record last_exc;
 volatile uint32_t exc_resume;
-volatile uint32_t try_addr;
+volatile uint32_t try_addr, try_end;
 static isr_handler handlers[256];
 
 /* Flat segments (SDM Vol. 3A §3.4.5): base 0, limit 0xfffff pages, G=1, D=1.
@@ -78,6 +78,53 @@ void tss_init(void)
     tss0.iomap = sizeof(tss0);          /* no I/O bitmap */
     gdt_set(SEL_TSS >> 3, (uint32_t)&tss0, sizeof(tss0) - 1, 0x89, 0); /* available 32-bit TSS */
     __asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
+}
+
+uint8_t user_stack[8192] __attribute__((aligned(16)));
+uint32_t kernel_saved_esp __attribute__((used));
+void user_exit_isr(void);
+
+/* enter_user(eip, esp, eflags, dsel): IRET to CPL 3 with DS=ES=FS=GS=dsel
+ * (left to the IRET to null if it is a DPL-0 selector, SDM Vol. 3A §6.12.1
+ * / IRET).  user_exit_isr is INT 0x81: back on the ring-0 stack of
+ * enter_user's caller, returning the user's EAX. */
+__asm__(
+    ".text\n"
+    ".globl enter_user\n"
+    "enter_user:\n\t"
+    "pushl %ebp\n\tpushl %ebx\n\tpushl %esi\n\tpushl %edi\n\t"
+    "movl %esp, kernel_saved_esp\n\t"
+    "movl 20(%esp), %eax\n\t"
+    "movl 24(%esp), %ecx\n\t"
+    "movl 28(%esp), %edx\n\t"
+    "movl 32(%esp), %ebx\n\t"
+    "pushl $0x23\n\t"         /* SS */
+    "pushl %ecx\n\t"          /* ESP */
+    "pushl %edx\n\t"          /* EFLAGS */
+    "pushl $0x1b\n\t"         /* CS */
+    "pushl %eax\n\t"          /* EIP */
+    "movw %bx, %ds\n\tmovw %bx, %es\n\tmovw %bx, %fs\n\tmovw %bx, %gs\n\t"
+    "iretl\n"
+    ".globl user_exit_isr\n"
+    "user_exit_isr:\n\t"
+    "movw $0x10, %cx\n\tmovw %cx, %ds\n\tmovw %cx, %es\n\tmovw %cx, %fs\n\tmovw %cx, %gs\n\t"
+    "movl kernel_saved_esp, %esp\n\t"
+    "popl %edi\n\tpopl %esi\n\tpopl %ebx\n\tpopl %ebp\n\t"
+    "ret\n");
+
+int under_qemu(void)
+{
+    const uint32_t *mi = (const uint32_t *)mb_info;
+    if (mb_magic != 0x2badb002 || !(mi[0] & (1u << 9)))
+        return 0;
+    const char *name = (const char *)mi[16];
+    return memcmp(name, "qemu", 5) == 0;
+}
+
+void user_mode_init(void)
+{
+    tss_init();
+    idt_set(0x81, (uint32_t)user_exit_isr, SEL_CODE0, 0xee);   /* interrupt gate, DPL 3 */
 }
 
 void isr_dispatch(struct frame *f)
@@ -148,7 +195,8 @@ static void put_num(uint32_t v, unsigned base, int width, char pad, int neg)
         putc_serial(buf[--n]);
 }
 
-/* printf with %c %s %d %u %x %p and a width (zero-padded with a leading 0). */
+/* printf with %c %s %d %u %x %p, a width (zero-padded with a leading 0, left-justified
+ * with a leading -). */
 void vgprintf(const char *fmt, va_list ap)
 {
     for (; *fmt; fmt++) {
@@ -158,14 +206,27 @@ void vgprintf(const char *fmt, va_list ap)
         }
         fmt++;
         char pad = ' ';
-        int width = 0;
+        int width = 0, left = 0;
+        if (*fmt == '-') {
+            left = 1;
+            fmt++;
+        }
         if (*fmt == '0')
             pad = '0';
         while (*fmt >= '0' && *fmt <= '9')
             width = width * 10 + (*fmt++ - '0');
         switch (*fmt) {
         case 'c': putc_serial((char)va_arg(ap, int)); break;
-        case 's': puts_serial(va_arg(ap, const char *)); break;
+        case 's': {
+            const char *str = va_arg(ap, const char *);
+            int n = (int)strlen(str);
+            for (; !left && width > n; width--)
+                putc_serial(' ');
+            puts_serial(str);
+            for (; left && width > n; width--)
+                putc_serial(' ');
+            break;
+        }
         case 'u': put_num(va_arg(ap, uint32_t), 10, width, pad, 0); break;
         case 'x': put_num(va_arg(ap, uint32_t), 16, width, pad, 0); break;
         case 'p': put_num((uint32_t)va_arg(ap, void *), 16, 8, '0', 0); break;

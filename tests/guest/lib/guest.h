@@ -59,16 +59,20 @@ extern volatile uint32_t exc_resume;
  *     check_eq("#DE eip", last_exc.eip, try_addr);
  *
  * TRY_BEGIN stores the address of the first instruction in try_addr and
- * points exc_resume just past TRY_END's label, so a fault anywhere in
- * between resumes after the instructions with the registers as they were
- * at the fault.  TRY("insns") is the form without operands; its
- * instructions may use EAX, ECX and EDX freely.
+ * points exc_resume (and try_end) at TRY_END's label, so a fault anywhere
+ * in between resumes after the instructions with the registers as they
+ * were at the fault.  TRY("insns") is the form without operands; its
+ * instructions may use EAX, ECX and EDX freely.  TRY_MARK("setup" TRY_AT
+ * "insn") is TRY with try_addr at the instruction after TRY_AT instead.
  */
-extern volatile uint32_t try_addr;
-#define TRY_BEGIN "movl $7702f, exc_resume\n\tmovl $7701f, try_addr\n7701:\n\t"
+extern volatile uint32_t try_addr, try_end;
+#define TRY_SETUP "movl $7702f, exc_resume\n\tmovl $7702f, try_end\n\tmovl $7701f, try_addr\n\t"
+#define TRY_AT "\n7701:\n\t"
+#define TRY_BEGIN TRY_SETUP TRY_AT
 #define TRY_END "\n7702:\n\tmovl $0, exc_resume\n\t"
-#define TRY(insns) \
-    do { exc_clear(); __asm__ volatile(TRY_BEGIN insns TRY_END ::: "memory", "cc", "eax", "ecx", "edx"); } while (0)
+#define TRY_MARK(insns) \
+    do { exc_clear(); __asm__ volatile(TRY_SETUP insns TRY_END ::: "memory", "cc", "eax", "ecx", "edx"); } while (0)
+#define TRY(insns) TRY_MARK(TRY_AT insns)
 
 typedef void (*isr_handler)(struct frame *f);
 
@@ -103,8 +107,33 @@ extern struct tss32 tss0;
 /* Main TSS: ESP0 = a ring-0 stack of its own, SS0 = 0x10; loads TR = 0x28. */
 void tss_init(void);
 
+/*
+ * Running code at CPL 3.  user_mode_init() calls tss_init() and installs
+ * the DPL-3 gate INT 0x81 that user_exit() uses.  enter_user() IRETs to
+ * eip at CPL 3 (CS 0x1b, SS 0x23, ESP esp, EFLAGS eflags, DS/ES/FS/GS
+ * dsel) and returns the value the user code passes to user_exit(v).
+ * User code must not print (IOPL is 0): store results, check them after.
+ */
+void user_mode_init(void);
+uint32_t enter_user(void (*eip)(void), uint32_t esp, uint32_t eflags, uint32_t dsel);
+static inline __attribute__((noreturn)) void user_exit(uint32_t v)
+{
+    __asm__ volatile("int $0x81" : : "a"(v) : "memory");
+    __builtin_unreachable();
+}
+extern uint8_t user_stack[8192];
+#define USER_STACK_TOP ((uint32_t)user_stack + sizeof(user_stack))
+
 /* Multiboot values the loader passed; EFLAGS and CR0 at entry. */
 extern uint32_t mb_magic, mb_info, entry_eflags, entry_cr0;
+
+/*
+ * The Multiboot loader called itself "qemu": run under QEMU to check the
+ * tests themselves (GUEST_VM=qemu).  QEMU's TCG leaves out a few checks
+ * that real CPUs (and btvm) make — data-segment limits and types, #AC,
+ * #XM —; tests skip those checks there and say so.
+ */
+int under_qemu(void);
 
 /* Output on COM1. */
 void putc_serial(char c);
