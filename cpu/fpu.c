@@ -248,7 +248,9 @@ static void fpu_run_native(cpu_state *cpu, cpu_insn *in)
     _Alignas(16) uint8_t fx[512];
     memcpy(fx, cpu->fxsave, sizeof(fx));
     fpu_sync_es(fx);
-    uint32_t mxcsr = fx_get32(fx, FX_MXCSR);
+    /* (the image's MXCSR was validated when loaded; masking it again
+     * keeps a reserved bit from ever making the host's FXRSTOR fault) */
+    uint32_t mxcsr = fx_get32(fx, FX_MXCSR) & fpu_mxcsr_mask(cpu);
     fx_put32(fx, FX_MXCSR, (mxcsr | MXCSR_MASKS) & ~MXCSR_FLAGS);
     if (!fpu_thunk_run(&n, buf, fx, &io)) {
         snprintf(cpu->diag, sizeof(cpu->diag), "no executable memory for FPU thunks");

@@ -124,7 +124,7 @@ static void test_fsqrt(void **state)
     (void)state;
     harness *h = fpu_new(HARNESS_FLAT32);
     poke_f64(h, DATA, 2.0);
-    fpu_asm(h, "fninit\n fld qword [0x20000]\n fsqrt\n fst_here: fstp qword [0x21000]\n");
+    fpu_asm(h, "fninit\n fld qword [0x20000]\n fsqrt\n fstp qword [0x21000]\n");
     run(h, 4);
     assert_true(peek_f64(h, OUT) == sqrt(2.0));
     assert_int_equal(taken(h), -1);
@@ -368,6 +368,64 @@ static void test_mf(void **state)
     harness_free(h);
 }
 
+/* FWAIT takes a pending exception too, also with CR0.NE clear (where a
+ * PC would use IRQ 13: btvm raises #MF regardless). */
+static void test_mf_fwait(void **state)
+{
+    (void)state;
+    harness *h = fpu_new(HARNESS_FLAT32);
+    h->cpu.cr0 &= ~CR0_NE;
+    poke32(h, DATA, FCW_INIT & ~0x1u); /* IM clear */
+    fpu_asm(h, "fninit\n fldcw [0x20000]\n fldz\n fldz\n fdivp st1, st0\n fwait\n");
+    run(h, 5);
+    assert_int_equal(taken(h), -1);
+    assert_true(fx_get16(h->cpu.fxsave, FX_FSW) & FSW_IE);
+    run(h, 1);
+    assert_int_equal(taken(h), EXC_MF);
+    harness_free(h);
+}
+
+/* Real mode, 16-bit addressing: SSE, MOVD to a GPR, FNSTSW AX. */
+static void test_real_mode(void **state)
+{
+    (void)state;
+    harness *h = fpu_new(HARNESS_REAL16);
+    float a[4] = { 1, 2, 3, 4 };
+    harness_poke(h, 0x2000, a, 16);
+    harness_poke(h, 0x2010, a, 16);
+    h->cpu.regs[R_EBX] = 0x2000;
+    fpu_asm(h, "movups xmm1, [bx]\n addps xmm1, [bx+0x10]\n movups [0x2100], xmm1\n"
+               "movd ecx, xmm1\n fninit\n fld1\n fldz\n fcom st1\n fnstsw ax\n");
+    run(h, 9);
+    float r[4];
+    peek(h, 0x2100, r, 16);
+    assert_true(r[0] == 2 && r[3] == 8);
+    float two = 2;
+    uint32_t two_bits;
+    memcpy(&two_bits, &two, 4);
+    assert_int_equal(h->cpu.regs[R_ECX], two_bits);
+    /* TOP 6, C0 (0 < 1); EAX's upper half untouched */
+    assert_int_equal(h->cpu.regs[R_EAX], (MARKER & 0xffff0000u) | 0x3100);
+    assert_int_equal(taken(h), -1);
+    harness_free(h);
+}
+
+/* Segment bases and overrides apply to the memory operand. */
+static void test_segment_base(void **state)
+{
+    (void)state;
+    harness *h = fpu_new(HARNESS_FLAT32);
+    poke_f32(h, DATA + 0x1000, 9.5f);
+    h->cpu.seg[S_ES].base = 0x1000;
+    h->cpu.seg[S_FS].base = 0x2000;
+    fpu_asm(h, "movss xmm0, [es:0x20000]\n movss [fs:0x20000], xmm0\n"
+               "fld dword [es:0x20000]\n fstp dword [fs:0x20004]\n");
+    run(h, 4);
+    assert_true(peek_f32(h, DATA + 0x2000) == 9.5f);
+    assert_true(peek_f32(h, DATA + 0x2004) == 9.5f);
+    harness_free(h);
+}
+
 /* An unmasked SIMD divide by zero: #XM, destination unchanged, ZE set;
  * without CR4.OSXMMEXCPT, #UD. */
 static void test_xm(void **state)
@@ -533,6 +591,9 @@ int main(void)
         cmocka_unit_test(test_fxsave_faults),
         cmocka_unit_test(test_nm),
         cmocka_unit_test(test_mf),
+        cmocka_unit_test(test_mf_fwait),
+        cmocka_unit_test(test_real_mode),
+        cmocka_unit_test(test_segment_base),
         cmocka_unit_test(test_xm),
         cmocka_unit_test(test_fault_atomic),
         cmocka_unit_test(test_env_formats),
