@@ -276,8 +276,9 @@ static void fpu_run_native(cpu_state *cpu, cpu_insn *in)
      */
     memcpy(fx + FX_FOP, cpu->fxsave + FX_FOP, FX_MXCSR - FX_FOP);
     if (cls == FPU_X87) {
-        unsigned mo = in->z.raw.modrm.offset;
-        fx_put16(fx, FX_FOP, (uint16_t)((in->bytes[mo - 1] & 7) << 8 | in->bytes[mo]));
+        /* D8-DF and the next byte, prefixes skipped */
+        unsigned o = in->z.raw.prefix_count;
+        fx_put16(fx, FX_FOP, (uint16_t)((in->bytes[o] & 7) << 8 | in->bytes[o + 1]));
         fx_put32(fx, FX_FIP, in->eip);
         fx_put32(fx, FX_FCS, cpu->seg[S_CS].selector);
         if (mi >= 0) {
@@ -285,6 +286,12 @@ static void fpu_run_native(cpu_state *cpu, cpu_insn *in)
             fx_put32(fx, FX_FDS, cpu->seg[sreg].selector);
         }
     }
+
+    /* An x87 store that raised an unmasked exception stores nothing
+     * (Vol. 1 §8.5: "the destination is not modified"); it was pending-
+     * free before it ran (fpu_check), so anything pending is its own. */
+    if (cls == FPU_X87 && fpu_x87_pending(fx))
+        mwrite = false;
 
     /* Commit: memory first (checked above), then registers. */
     if (mwrite) {

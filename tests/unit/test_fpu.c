@@ -368,6 +368,26 @@ static void test_mf(void **state)
     harness_free(h);
 }
 
+/* An x87 store with an unmasked exception leaves memory alone. */
+static void test_unmasked_store(void **state)
+{
+    (void)state;
+    harness *h = fpu_new(HARNESS_FLAT32);
+    poke32(h, DATA, FCW_INIT & ~0x1u); /* IM clear */
+    poke_f64(h, DATA + 8, 1e10);
+    poke32(h, OUT, 0xaaaaaaaa);
+    fpu_asm(h, "fninit\n fldcw [0x20000]\n fld qword [0x20008]\n fist word [0x21000]\n"
+               "fist dword [0x21000]\n");
+    run(h, 4);
+    assert_int_equal(harness_peek32(h, OUT), 0xaaaaaaaa);
+    assert_true(fx_get16(h->cpu.fxsave, FX_FSW) & FSW_IE);
+    assert_true(fx_get16(h->cpu.fxsave, FX_FSW) & FSW_ES);
+    run(h, 1);
+    assert_int_equal(taken(h), EXC_MF);
+    assert_int_equal(harness_peek32(h, OUT), 0xaaaaaaaa);
+    harness_free(h);
+}
+
 /* FWAIT takes a pending exception too, also with CR0.NE clear (where a
  * PC would use IRQ 13: btvm raises #MF regardless). */
 static void test_mf_fwait(void **state)
@@ -592,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_nm),
         cmocka_unit_test(test_mf),
         cmocka_unit_test(test_mf_fwait),
+        cmocka_unit_test(test_unmasked_store),
         cmocka_unit_test(test_real_mode),
         cmocka_unit_test(test_segment_base),
         cmocka_unit_test(test_xm),
