@@ -70,9 +70,11 @@ static void test_movs(void **state)
 static void test_addr16(void **state)
 {
     (void)state;
-    harness *h = run_with(HARNESS_FLAT32, 0,
-                          "mov esi,0x1fffe\nmov edi,0x35000\nmov ecx,0x10003\na16 rep movsb",
-                          0xfffe, "AB", 0, "C");
+    harness *h = harness_new(HARNESS_FLAT32);
+    harness_asm(h, "mov esi,0x1fffe\nmov edi,0x35000\nmov ecx,0x10003\na16 rep movsb\nhlt");
+    harness_poke(h, 0xfffe, "AB", 2); /* no terminator: the code starts at 0x10000 */
+    harness_poke(h, 0, "C", 1);
+    run_to_hlt(h, 100);
     /* DS:FFFE, DS:FFFF, then SI wraps to DS:0000; DI is 5000 */
     assert_memory_equal(h->mem.ram + 0x5000, "ABC", 3);
     assert_int_equal(h->cpu.regs[R_ECX], 0x10000);
