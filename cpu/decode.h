@@ -24,6 +24,7 @@ typedef struct cpu_insn {
     uint8_t addrsize;   /* effective address size in bytes: 2 or 4 */
     uint8_t rep;        /* 0, or 0xf3 (REP/REPE) or 0xf2 (REPNE) */
     uint8_t lock;
+    const struct cpu_op_row *row; /* dispatch entry, resolved once per decode (ops.h) */
 } cpu_insn;
 
 typedef struct cpu_decoders {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "cpu/mem.h"
+#include "cpu/ops.h"
 
 #define ICACHE_ENTRIES 4096u
 
@@ -34,6 +35,13 @@ void cpu_icache_clear(cpu_icache *c)
         c->e[i].mode = 0;
 }
 
+/* Decode and resolve the dispatch entry once, so cached hits skip both. */
+static void decode(cpu_state *cpu, const cpu_decoders *d, cpu_insn *in)
+{
+    cpu_decode(cpu, d, in);
+    in->row = cpu_op_find(in);
+}
+
 static inline unsigned decoder_mode(const cpu_state *cpu)
 {
     if (!cpu_protected(cpu) || cpu_v86(cpu))
@@ -50,12 +58,12 @@ cpu_insn *cpu_icache_fetch(cpu_state *cpu, cpu_icache *c, const cpu_decoders *d,
     /* Only instructions that surely sit in one page and inside the CS
      * limit are cached; the rest take the decoder's exact fault path. */
     if ((lin & 0xfff) > 0x1000 - 15 || eip > cs->limit || cs->limit - eip < 14) {
-        cpu_decode(cpu, d, scratch);
+        decode(cpu, d, scratch);
         return scratch;
     }
     uint32_t paddr = cpu_translate(cpu, lin, PG_FETCH, cpu->cpl == 3);
     if (!phys_page_ptr(cpu->mem, paddr, false)) {
-        cpu_decode(cpu, d, scratch); /* code in MMIO */
+        decode(cpu, d, scratch); /* code in MMIO */
         return scratch;
     }
     unsigned mode = decoder_mode(cpu);
@@ -69,7 +77,7 @@ cpu_insn *cpu_icache_fetch(cpu_state *cpu, cpu_icache *c, const cpu_decoders *d,
         return in;
     }
     e->mode = 0; /* the decode below may fault half-way */
-    cpu_decode(cpu, d, &e->insn);
+    decode(cpu, d, &e->insn);
     phys_mark_code(cpu->mem, paddr);
     e->paddr = paddr;
     e->gen = phys_page_generation(cpu->mem, paddr);

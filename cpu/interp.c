@@ -140,7 +140,7 @@ enum cpu_exit cpu_exec(cpu_state *cpu, uint64_t budget)
         bool single_step = cpu->eflags & FL_TF;
 
         cpu_insn *in = cpu_icache_fetch(cpu, cpu->icache, &decoders, &scratch);
-        const cpu_op_row *row = cpu_op_find(in);
+        const cpu_op_row *row = in->row;
         if (!row)
             cpu_fault(cpu, EXC_UD, 0);
         cpu->eip = in->next_eip;
