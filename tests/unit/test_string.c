@@ -65,6 +65,44 @@ static void test_movs(void **state)
     harness_free(h);
 }
 
+/* The host-memory fast path must give the same bytes as element-by-element
+ * execution: overlapping copies replicate, runs cross pages, elements may
+ * straddle a page boundary, and both directions work. */
+static void test_fast_path(void **state)
+{
+    (void)state;
+    harness *h = run_with(HARNESS_FLAT32, 0, "mov esi,0x20000\nmov edi,0x20001\nmov ecx,8\nrep movsb",
+                          0x20000, "abcdefgh", 0, NULL);
+    assert_memory_equal(h->mem.ram + 0x20000, "aaaaaaaaa", 9);
+    harness_free(h);
+
+    h = run_with(HARNESS_FLAT32, 0, "std\nmov esi,0x20006\nmov edi,0x20007\nmov ecx,7\nrep movsb\ncld",
+                 0x20000, "abcdefgh", 0, NULL);
+    assert_memory_equal(h->mem.ram + 0x20000, "aabcdefg", 8);
+    harness_free(h);
+
+    /* 3000 dwords from an address 0x801 into a page to one 0x3fe into another */
+    h = harness_new(HARNESS_FLAT32);
+    for (uint32_t i = 0; i < 12000; i++)
+        h->mem.ram[0x20801 + i] = (uint8_t)(i * 7 + (i >> 8));
+    harness_asm(h, "mov esi,0x20801\nmov edi,0x303fe\nmov ecx,3000\nrep movsd\n"
+                   "mov edi,0x50fff\nmov ax,0x1234\nmov ecx,3000\nrep stosw\n"
+                   "std\nmov edi,0x60ffe\nmov eax,0xa5a5a5a5\nmov ecx,2000\nrep stosd\ncld\nhlt");
+    run_to_hlt(h, 100);
+    assert_memory_equal(h->mem.ram + 0x303fe, h->mem.ram + 0x20801, 12000);
+    assert_int_equal(h->mem.ram[0x303fe + 12000], 0);
+    assert_int_equal(h->cpu.regs[R_ESI], 0x20801 + 12000);
+    for (uint32_t i = 0; i < 3000; i++)
+        assert_int_equal(peek16(h, 0x50fff + 2 * i), 0x1234);
+    assert_int_equal(h->mem.ram[0x50fff + 6000], 0);
+    assert_int_equal(h->mem.ram[0x50ffe], 0);
+    for (uint32_t i = 0; i < 2000; i++)
+        assert_int_equal(harness_peek32(h, 0x60ffe - 4 * i), 0xa5a5a5a5);
+    assert_int_equal(harness_peek32(h, 0x60ffe - 4 * 2000), 0);
+    assert_int_equal(h->cpu.regs[R_EDI], 0x60ffe - 4 * 2000);
+    harness_free(h);
+}
+
 /* A 16-bit address size uses CX/SI/DI and wraps them within 64 KiB,
  * leaving the upper halves alone. */
 static void test_addr16(void **state)
@@ -240,6 +278,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_movs),
+        cmocka_unit_test(test_fast_path),
         cmocka_unit_test(test_addr16),
         cmocka_unit_test(test_override),
         cmocka_unit_test(test_stos_lods),
