@@ -74,6 +74,9 @@ static void deliver_fault(cpu_state *cpu)
     cpu->eip = cpu->insn_eip;
     cpu->regs[R_ESP] = cpu->insn_esp;
     cpu->stats.exceptions++;
+    /* A page fault loads CR2 even when it turns into a double fault. */
+    if (vec == EXC_PF)
+        cpu->cr2 = cpu->fault_cr2;
 
     if (cpu->exc_depth > 0) {
         int prev = cpu->last_vector;
@@ -85,8 +88,6 @@ static void deliver_fault(cpu_state *cpu)
             err = 0;
         }
     }
-    if (vec == EXC_PF)
-        cpu->cr2 = cpu->fault_cr2;
     cpu_deliver_event(cpu, vec, EV_EXCEPTION, cpu_vector_has_error(vec), err, cpu->insn_eip);
 }
 
