@@ -658,6 +658,9 @@ const cpu_op_row cpu_ops_alu[] = {
     { ZYDIS_MNEMONIC_SALC, op_salc, TR_CALLOUT },
     ROW(BT, op_bt), ROW(BTS, op_bts), ROW(BTR, op_btr), ROW(BTC, op_btc),
     ROW(BSF, op_bsf), ROW(BSR, op_bsr), ROW(BSWAP, op_bswap),
+    /* F3 0F BC/BD: an i686 without BMI1/ABM ignores the F3 and runs BSF/BSR
+     * (compilers emit "rep bsf" as a TZCNT that old CPUs also run) */
+    ROW(TZCNT, op_bsf), ROW(LZCNT, op_bsr),
     ROW(SETO, op_setcc), ROW(SETNO, op_setcc), ROW(SETB, op_setcc), ROW(SETNB, op_setcc),
     ROW(SETZ, op_setcc), ROW(SETNZ, op_setcc), ROW(SETBE, op_setcc), ROW(SETNBE, op_setcc),
     ROW(SETS, op_setcc), ROW(SETNS, op_setcc), ROW(SETP, op_setcc), ROW(SETNP, op_setcc),

@@ -380,6 +380,9 @@ static void load_far(cpu_state *cpu, cpu_insn *in, int sreg)
         sel_ea &= 0xffff;
     uint16_t sel = (uint16_t)cpu_read(cpu, seg, sel_ea, 2);
     cpu_load_seg(cpu, sreg, sel);
+    /* only MOV SS and POP SS open an interrupt shadow, not LSS */
+    if (sreg == S_SS)
+        cpu->inhibit_irq = false;
     cpu_reg_set(cpu, in->op[0].reg.value, off);
 }
 
@@ -476,6 +479,20 @@ const cpu_op_row cpu_ops_data[] = {
     ROW(PREFETCHT0, op_nop, TR_IDENTICAL),
     ROW(PREFETCHT1, op_nop, TR_IDENTICAL),
     ROW(PREFETCHT2, op_nop, TR_IDENTICAL),
+    /* 0F 18-1F are hint NOPs on CPUs without the later features that
+     * reuse them (CET: ENDBR32, RDSSPD; MPX: BND*; CLDEMOTE); the guest's
+     * CPUID advertises none of those */
+    ROW(ENDBR32, op_nop, TR_IDENTICAL),
+    ROW(ENDBR64, op_nop, TR_IDENTICAL),
+    ROW(RDSSPD, op_nop, TR_IDENTICAL),
+    ROW(CLDEMOTE, op_nop, TR_IDENTICAL),
+    ROW(BNDCL, op_nop, TR_IDENTICAL),
+    ROW(BNDCN, op_nop, TR_IDENTICAL),
+    ROW(BNDCU, op_nop, TR_IDENTICAL),
+    ROW(BNDLDX, op_nop, TR_IDENTICAL),
+    ROW(BNDSTX, op_nop, TR_IDENTICAL),
+    ROW(BNDMK, op_nop, TR_IDENTICAL),
+    ROW(BNDMOV, op_nop, TR_IDENTICAL),
     ROW(UD0, op_ud, TR_CALLOUT),
     ROW(UD1, op_ud, TR_CALLOUT),
     ROW(UD2, op_ud, TR_CALLOUT),

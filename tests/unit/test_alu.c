@@ -120,6 +120,9 @@ static const alu_case cases[] = {
     { F32, 0, "mov ebx,0x80000001\nbsr eax,ebx", R_EAX, ALL, 31, FL_ZF, 0, -1, 0 },
     { F32, 0, "mov eax,0x1234\nmov ebx,0\nbsf eax,ebx", R_EAX, ALL, 0x1234, FL_ZF, FL_ZF, -1, 0 },
     { F32, 0, "mov eax,0x12345678\nbswap eax", R_EAX, ALL, 0x78563412, 0, 0, -1, 0 },
+    /* F3 0F BC/BD run as BSF/BSR on an i686 (LZCNT would give 0 here) */
+    { F32, 0, "mov ebx,0x80\ntzcnt eax,ebx", R_EAX, ALL, 7, FL_ZF, 0, -1, 0 },
+    { F32, 0, "mov ebx,0x80000001\nlzcnt eax,ebx", R_EAX, ALL, 31, FL_ZF, 0, -1, 0 },
     /* SETcc CMOVcc */
     { F32, FL_ZF, "mov eax,0x12345678\nsetz al", R_EAX, ALL, 0x12345601, 0, 0, -1, 0 },
     { F32, FL_ZF, "mov eax,0x12345678\nsetnz al", R_EAX, ALL, 0x12345600, 0, 0, -1, 0 },

@@ -109,6 +109,9 @@ static const data_case cases[] = {
     /* NOPs */
     { F32, 0, "mov eax,0\nnop\ndb 0x0f,0x1f,0x44,0,0\ndb 0x66,0x0f,0x1f,0x84,0,0,0,0,0\npause\n"
               "prefetchnta [eax]\nprefetcht0 [eax]\nmov eax,7", { REG(R_EAX, 7) } },
+    /* hint NOPs that later CPUs gave meanings: ENDBR32, RDSSPD, BNDMK, CLDEMOTE */
+    { F32, 0, "mov eax,3\ndb 0xf3,0x0f,0x1e,0xfb\ndb 0xf3,0x0f,0x1e,0xc8\ndb 0xf3,0x0f,0x1b,0x00\n"
+              "db 0x0f,0x1c,0x00\ninc eax", { REG(R_EAX, 4) } },
 };
 
 static void test_cases(void **state)
