@@ -6,6 +6,7 @@
  * through an IVT entry whose handler records the faulting IP.
  */
 #include "insn_test.h"
+#include "sys_test.h"
 
 #define A FL_ARITH
 #define NOAF (FL_ARITH & ~FL_AF)
@@ -254,12 +255,30 @@ static void test_rotate_through_carry(void **state)
     harness_free(h);
 }
 
+/* Protected mode: #DE through the IDT, EIP at the DIV, no error code. */
+static void test_divide_error_pm(void **state)
+{
+    (void)state;
+    harness *h = sys_new();
+    sys_expect(h, "mov eax,1\nmov edx,0\nmov ecx,0\nfault: div ecx", EXC_DE, -1);
+    assert_int_equal(h->cpu.regs[R_EAX], 1);
+    harness_free(h);
+    h = sys_new();
+    sys_expect(h, "mov edx,0x80000000\nmov eax,0\nmov ecx,-1\nfault: idiv ecx", EXC_DE, -1);
+    assert_int_equal(h->cpu.regs[R_EDX], 0x80000000);
+    harness_free(h);
+    h = sys_new();
+    sys_expect(h, "mov ax,0x1234\nmov bl,0\nfault: div bl", EXC_DE, -1);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_divide_error),
         cmocka_unit_test(test_divide_error_state),
+        cmocka_unit_test(test_divide_error_pm),
         cmocka_unit_test(test_rotate_through_carry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
  * (captured through the real-mode IVT).
  */
 #include "insn_test.h"
+#include "sys_test.h"
 
 /* One Jcc per condition: flags in, taken or not. */
 typedef struct jcc_case {
@@ -166,6 +167,23 @@ static void test_limit(void **state)
     harness_free(h);
 }
 
+/* Protected mode: a 16-bit code segment at 0x10000 with a 4 KiB limit;
+ * a near JMP past the limit raises #GP(0) with IP at the JMP. */
+static void test_limit_pm(void **state)
+{
+    (void)state;
+    harness *h = sys_new();
+    sys_desc(h, 0x40, HARNESS_CODE, 0xfff, ACC_CODE, 0);
+    harness_asm(h, "mov dword [0x7ff4], here - 0x10000\njmp 0x40:(c16 - 0x10000)\n"
+                   "bits 16\nc16: mov ax, 1\nhere: db 0xe9\ndw 0x1000\n");
+    sys_run(h);
+    assert_int_equal(sys_vector(h), EXC_GP);
+    assert_int_equal(sys_stack(h, 0), 0);                        /* error code */
+    assert_int_equal(sys_stack(h, 1), harness_peek32(h, 0x7ff4)); /* IP of the JMP */
+    assert_int_equal(sys_stack(h, 2), 0x40);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_jcxz),
         cmocka_unit_test(test_wrap16),
         cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_limit_pm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
  * mode, with faults captured through the real-mode IVT.
  */
 #include "insn_test.h"
+#include "sys_test.h"
 
 typedef struct check {
     char kind;        /* 'r' register, 'm' physical dword, 's' selector, 'f' eflags, 0 end */
@@ -209,11 +210,86 @@ static void test_popa_atomic(void **state)
     harness_free(h);
 }
 
+/*
+ * v86 mode (entered with IRETD, left through INT 0x21 whose gate has DPL
+ * 3): with IOPL < 3, PUSHF and POPF raise #GP(0); with IOPL 3 they run,
+ * and POPF cannot change IOPL.  (CR4.VME is not supported.)
+ */
+static const char v86_entry[] =
+    "mov dword [0x7ff4], here - 0x10000\n"
+    "push dword 0\npush dword 0\npush dword 0\npush dword 0\n" /* GS FS DS ES */
+    "push dword 0x3000\npush dword 0xfff0\n"                      /* SS SP */
+    "push dword 0x%x\npush dword 0x1000\npush dword v86 - 0x10000\niretd\n"
+    "bits 16\nv86:\n%s\n";
+
+static harness *run_v86(uint32_t eflags, const char *body)
+{
+    char src[1024];
+    harness *h = sys_new();
+    sys_idt_gate(h, 0x21, SEL_CODE0, SYS_STUBS + 0x21 * 16, 14, 3);
+    snprintf(src, sizeof(src), v86_entry, eflags | FL_VM | FL_FIXED1, body);
+    harness_asm(h, src);
+    sys_run(h);
+    return h;
+}
+
+static void test_pushf_popf_v86(void **state)
+{
+    (void)state;
+    harness *h = run_v86(0, "here: pushf");
+    assert_int_equal(sys_vector(h), EXC_GP);
+    assert_int_equal(sys_stack(h, 0), 0);
+    assert_int_equal(sys_stack(h, 1), harness_peek32(h, 0x7ff4));
+    harness_free(h);
+
+    h = run_v86(0x1000, "push word 0\nhere: popf");
+    assert_int_equal(sys_vector(h), EXC_GP);
+    assert_int_equal(sys_stack(h, 1), harness_peek32(h, 0x7ff4));
+    harness_free(h);
+
+    /* IOPL 3: PUSHF shows no VM; POPF clears CF and keeps IOPL and VM */
+    h = run_v86(FL_IOPL | FL_CF, "here: pushfd\npop eax\npop edx\npush dword 0\npopfd\nint 0x21");
+    assert_int_equal(sys_vector(h), 0x21);
+    assert_int_equal(h->cpu.regs[R_EAX], FL_IOPL | FL_CF | FL_FIXED1);
+    assert_int_equal(sys_stack(h, 2), FL_VM | FL_IOPL | FL_FIXED1); /* saved EFLAGS */
+    harness_free(h);
+}
+
+/* Ring 3 entered with IRETD; POPFD there, then INT3 (DPL-3 gate) back. */
+static uint32_t popf_ring3(uint32_t eflags, uint32_t pushed)
+{
+    char src[512];
+    harness *h = sys_new();
+    snprintf(src, sizeof(src),
+             "push dword 0x33\npush dword 0x60000\npush dword 0x%x\npush dword 0x2b\n"
+             "push dword r3\niretd\nr3: push dword 0x%x\npopfd\npushfd\npop ebx\nint3",
+             eflags | FL_FIXED1, pushed);
+    harness_asm(h, src);
+    sys_run(h);
+    assert_int_equal(sys_vector(h), EXC_BP);
+    uint32_t f = h->cpu.regs[R_EBX];
+    harness_free(h);
+    return f;
+}
+
+static void test_popf_ring3(void **state)
+{
+    (void)state;
+    /* IOPL 0 < CPL 3: IF and IOPL stay, the rest moves */
+    assert_int_equal(popf_ring3(FL_IF, FL_IOPL | FL_CF | FL_DF), FL_IF | FL_CF | FL_DF | 2);
+    /* IOPL 3 = CPL: IF moves, IOPL stays */
+    assert_int_equal(popf_ring3(FL_IF | FL_IOPL, 0), FL_IOPL | 2);
+    /* AC and ID are writable at CPL 3 */
+    assert_int_equal(popf_ring3(0, FL_AC | FL_ID), FL_AC | FL_ID | 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_popf_privilege),
+        cmocka_unit_test(test_pushf_popf_v86),
+        cmocka_unit_test(test_popf_ring3),
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_pusha_atomic),
         cmocka_unit_test(test_popa_atomic),
