@@ -45,11 +45,11 @@ typedef struct cpu_op_form {
 /* Family tables, each terminated by a row with a NULL handler. */
 extern const cpu_op_row cpu_ops_alu[];      /* alu.c: arithmetic, logic, shifts, bits, BCD, mul/div */
 extern const cpu_op_row cpu_ops_data[];     /* data.c: mov family, xchg, stack, flags, conversions */
-extern const cpu_op_row cpu_ops_branch[];   /* branch.c: jmp/jcc/call/ret/loop, far transfers, int/iret */
+extern const cpu_op_row cpu_ops_branch[];   /* branch.c: near jmp/jcc/call/ret/loop */
 extern const cpu_op_row cpu_ops_string[];   /* string.c: movs/stos/lods/cmps/scas, ins/outs */
 extern const cpu_op_row cpu_ops_system[];   /* system.c: privileged and system instructions */
 extern const cpu_op_row cpu_ops_fpu[];      /* fpu.c: x87, MMX, SSE, SSE2 run natively */
-extern const cpu_op_row cpu_ops_far[];      /* far.c: int n, iret */
+extern const cpu_op_row cpu_ops_far[];      /* far.c: int n/int3/into/int1, iret */
 
 /* Form tables, terminated by a row with a NULL match. */
 extern const cpu_op_form cpu_forms_far[];    /* far.c: far jmp/call/ret */
