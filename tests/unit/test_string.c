@@ -5,6 +5,9 @@
  * leaves (E)CX/(E)SI/(E)DI at the faulting element.
  */
 #include "insn_test.h"
+#include "sys_test.h"
+
+#include "mmu/paging.h"
 
 static void poke_str(harness *h, uint32_t addr, const char *s)
 {
@@ -231,6 +234,59 @@ static void test_fault_midway(void **state)
     harness_free(h);
 }
 
+/*
+ * A #PF in the middle of a REP with paging on (identity map of 0-4 MiB
+ * with the page at 0x200000 absent): the elements before the absent page
+ * are done, (E)CX/(E)SI/(E)DI point at the faulting element, CR2 at its
+ * address, and the saved EIP at the instruction.  Both the host-memory
+ * fast path (whole pages) and the element path end in the same state.
+ */
+static harness *paged_env(void)
+{
+    harness *h = sys_new();
+    static uint32_t table[1024];
+    for (uint32_t i = 0; i < 1024; i++)
+        table[i] = (i << 12) | PTE_P | PTE_RW | PTE_US;
+    table[0x200] = 0;
+    harness_poke(h, 0x101000, table, sizeof(table));
+    static const uint32_t zero[1024];
+    harness_poke(h, 0x100000, zero, sizeof(zero));
+    sys_poke32(h, 0x100000, 0x101000 | PTE_P | PTE_RW | PTE_US);
+    return h;
+}
+
+#define PAGING_ON "mov eax, 0x100000\nmov cr3, eax\nmov eax, cr0\nor eax, 0x80000000\nmov cr0, eax\n"
+
+static void test_page_fault_midway(void **state)
+{
+    (void)state;
+    harness *h = paged_env();
+    sys_expect(h, PAGING_ON "mov edi,0x1ff000\nmov eax,0x5a5a5a5a\nmov ecx,0x800\nfault: rep stosd",
+               EXC_PF, 2);
+    assert_int_equal(h->cpu.cr2, 0x200000);
+    assert_int_equal(h->cpu.regs[R_ECX], 0x400);
+    assert_int_equal(h->cpu.regs[R_EDI], 0x200000);
+    assert_int_equal(harness_peek32(h, 0x1ffffc), 0x5a5a5a5a);
+    harness_free(h);
+
+    h = paged_env();
+    sys_expect(h, PAGING_ON "mov esi,0x1fff01\nmov edi,0x30000\nmov ecx,0x200\nfault: rep movsb",
+               EXC_PF, 0);
+    assert_int_equal(h->cpu.cr2, 0x200000);
+    assert_int_equal(h->cpu.regs[R_ECX], 0x200 - 0xff);
+    assert_int_equal(h->cpu.regs[R_ESI], 0x200000);
+    assert_int_equal(h->cpu.regs[R_EDI], 0x300ff);
+    harness_free(h);
+
+    /* a dword straddling into the absent page: nothing of it is written */
+    h = paged_env();
+    sys_expect(h, PAGING_ON "mov edi,0x1ffff6\nmov eax,-1\nmov ecx,8\nfault: rep stosd", EXC_PF, 2);
+    assert_int_equal(h->cpu.regs[R_ECX], 6);
+    assert_int_equal(h->cpu.regs[R_EDI], 0x1ffffe);
+    assert_int_equal(peek16(h, 0x1ffffe), 0);
+    harness_free(h);
+}
+
 /* INS/OUTS against a fake port. */
 typedef struct fake_port {
     uint8_t out[64];
@@ -285,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_budget),
         cmocka_unit_test(test_scas_cmps),
         cmocka_unit_test(test_fault_midway),
+        cmocka_unit_test(test_page_fault_midway),
         cmocka_unit_test(test_ins_outs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
