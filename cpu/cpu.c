@@ -37,7 +37,7 @@ void cpu_destroy(cpu_state *cpu)
 void cpu_reset(cpu_state *cpu)
 {
     memset(cpu->regs, 0, sizeof(cpu->regs));
-    cpu->regs[R_EDX] = 0x00000633; /* family 6, model 3, stepping 3: a P6 */
+    cpu->regs[R_EDX] = 0x000006f1; /* the CPUID signature: family 6, model 15, stepping 1 */
     cpu->eip = 0xfff0;
     cpu->eflags = FL_FIXED1;
     cpu->cr0 = CR0_ET | CR0_CD | CR0_NW;

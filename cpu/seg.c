@@ -11,6 +11,11 @@
 #include "cpu/exception.h"
 #include "cpu/mem.h"
 
+void cpu_update_stack_size(cpu_state *cpu)
+{
+    cpu->stack32 = (cpu->seg[S_SS].flags & SEGF_DB) != 0 && !cpu_v86(cpu);
+}
+
 void cpu_update_mode(cpu_state *cpu)
 {
     if (!cpu_protected(cpu)) {
@@ -46,8 +51,10 @@ void cpu_load_seg_real(cpu_state *cpu, int sreg, uint16_t selector)
         s->flags = SEGF_P | SEGF_S | SEGF_RW | SEGF_ACCESSED | (3 << 5) |
                    (sreg == S_CS ? SEGF_CODE : 0);
     }
-    if (sreg == S_CS || sreg == S_SS)
+    if (sreg == S_CS)
         cpu_update_mode(cpu);
+    else if (sreg == S_SS)
+        cpu_update_stack_size(cpu);
 }
 
 bool cpu_fetch_descriptor(cpu_state *cpu, uint16_t selector, uint64_t *desc)
@@ -98,8 +105,10 @@ void cpu_set_accessed(cpu_state *cpu, uint16_t selector, uint64_t *desc)
 void cpu_commit_seg(cpu_state *cpu, int sreg, uint16_t selector, uint64_t desc)
 {
     cpu_seg_from_descriptor(&cpu->seg[sreg], selector, desc);
-    if (sreg == S_CS || sreg == S_SS)
+    if (sreg == S_CS)
         cpu_update_mode(cpu);
+    else if (sreg == S_SS)
+        cpu_update_stack_size(cpu);
 }
 
 void cpu_null_seg(cpu_state *cpu, int sreg, uint16_t selector)

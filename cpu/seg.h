@@ -84,7 +84,10 @@ void cpu_commit_seg(cpu_state *cpu, int sreg, uint16_t selector, uint64_t desc);
 /* A null selector in a data segment register: any access faults. */
 void cpu_null_seg(cpu_state *cpu, int sreg, uint16_t selector);
 
-/* Recompute cpl, code32 and stack32 after CS, SS, CR0 or EFLAGS.VM change. */
+/* Recompute cpl, code32 and stack32 after CS, CR0 or EFLAGS.VM change. */
 void cpu_update_mode(cpu_state *cpu);
+/* Recompute stack32 alone after an SS load: CPL follows CS only, which
+ * matters between setting CR0.PE and the far jump that loads CS. */
+void cpu_update_stack_size(cpu_state *cpu);
 
 #endif
