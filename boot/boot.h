@@ -11,8 +11,8 @@
 #include "mmu/phys.h"
 
 typedef struct boot_params {
-    const char *kernel;   /* -kernel: Multiboot v1 ELF (bzImage comes later) */
-    const char *initrd;   /* -initrd */
+    const char *kernel;   /* -kernel: Linux bzImage or Multiboot v1 ELF */
+    const char *initrd;   /* -initrd: Linux initrd or the Multiboot module */
     const char *cmdline;  /* -append */
     const char *bios;     /* -bios: ROM image started from the reset vector */
 } boot_params;

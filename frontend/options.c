@@ -13,9 +13,9 @@ void options_usage(FILE *out)
 {
     fprintf(out,
             "usage: btvm [options]\n"
-            "  -kernel FILE     boot a Multiboot v1 ELF kernel\n"
+            "  -kernel FILE     boot a Linux bzImage or a Multiboot v1 ELF kernel\n"
             "  -append STRING   kernel command line\n"
-            "  -initrd FILE     initial ramdisk (Multiboot module)\n"
+            "  -initrd FILE     initial ramdisk (Linux initrd, or Multiboot module)\n"
             "  -bios FILE       start a ROM image from the reset vector\n"
             "  -m SIZE          guest RAM, in MiB or with a K/M/G suffix (default 256M)\n"
             "  -nographic       serial console on the terminal (the default display)\n"
