@@ -164,6 +164,11 @@ typedef struct cpu_state {
     bool in_nmi;
     bool exit_on_triple_fault; /* else a triple fault resets the machine */
 
+    /* The local APIC, when the board has one: IA32_APIC_BASE writes go to
+     * it, and CPUID reports it. */
+    void (*apic_write_base)(void *opaque, uint64_t value);
+    void *apic_opaque;
+
     /* The interrupt controller's acknowledge cycle: returns the vector. */
     int (*intr_ack)(void *opaque);
     void *intr_ack_opaque;

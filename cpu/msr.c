@@ -27,6 +27,7 @@
 #define CPUID_PGE   (1u << 13)
 #define CPUID_CMOV  (1u << 15)
 #define CPUID_PAT   (1u << 16)
+#define CPUID_APIC  (1u << 9)
 #define CPUID_MMX   (1u << 23)
 #define CPUID_FXSR  (1u << 24)
 #define CPUID_SSE   (1u << 25)
@@ -40,7 +41,7 @@
 
 static const char brand[48] = "btvm virtual CPU";
 
-void cpu_cpuid(uint32_t leaf, uint32_t out[4])
+void cpu_cpuid(const cpu_state *cpu, uint32_t leaf, uint32_t out[4])
 {
     /* Out-of-range leaves return the highest basic leaf, as Intel CPUs do. */
     if ((leaf > CPUID_MAX_BASIC && leaf < 0x80000000u) || leaf > CPUID_MAX_EXT)
@@ -59,6 +60,10 @@ void cpu_cpuid(uint32_t leaf, uint32_t out[4])
         out[3] = CPUID_FPU | CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 |
                  CPUID_SEP | CPUID_MTRR | CPUID_PGE | CPUID_CMOV | CPUID_PAT | CPUID_MMX |
                  CPUID_FXSR | CPUID_SSE | CPUID_SSE2;
+        /* The APIC bit follows the APIC: present on the board and not
+         * globally disabled through IA32_APIC_BASE (SDM Vol. 3A §10.4.3). */
+        if (cpu->apic_write_base && (cpu->apic_base & 0x800))
+            out[3] |= CPUID_APIC;
         break;
     case 2:
         /* One round of cache descriptors: 32K L1 I (0x30), 32K L1 D (0x2c),
@@ -82,7 +87,7 @@ void sys_op_cpuid(cpu_state *cpu, cpu_insn *in)
 {
     (void)in;
     uint32_t r[4];
-    cpu_cpuid(cpu->regs[R_EAX], r);
+    cpu_cpuid(cpu, cpu->regs[R_EAX], r);
     cpu->regs[R_EAX] = r[0];
     cpu->regs[R_EBX] = r[1];
     cpu->regs[R_ECX] = r[2];
@@ -184,6 +189,8 @@ bool cpu_msr_write(cpu_state *cpu, uint32_t index, uint64_t v)
         if (v & ~(PHYS_MASK | 0x900))
             return false;
         cpu->apic_base = (v & (PHYS_MASK | 0x800)) | (cpu->apic_base & 0x100);
+        if (cpu->apic_write_base)
+            cpu->apic_write_base(cpu->apic_opaque, cpu->apic_base);
         return true;
     case MSR_BIOS_SIGN:   /* a write triggers the signature update: no-op */
     case MSR_MISC_ENABLE: /* accepted, nothing it controls is modelled */

@@ -33,7 +33,7 @@ void sys_op_sysenter(cpu_state *cpu, cpu_insn *in);
 void sys_op_sysexit(cpu_state *cpu, cpu_insn *in);
 
 /* CPUID leaf for the guest, also used by the monitor and tests. */
-void cpu_cpuid(uint32_t leaf, uint32_t out[4]);
+void cpu_cpuid(const cpu_state *cpu, uint32_t leaf, uint32_t out[4]);
 /* MSR access for the guest: false for an unknown MSR or a bad value. */
 bool cpu_msr_read(cpu_state *cpu, uint32_t index, uint64_t *value);
 bool cpu_msr_write(cpu_state *cpu, uint32_t index, uint64_t value);

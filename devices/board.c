@@ -5,8 +5,13 @@
 #include <string.h>
 
 #include "devices/debugexit.h"
+#include "devices/i8042.h"
+#include "devices/pci.h"
+#include "devices/lapic.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
+#include "devices/port92.h"
+#include "devices/rtc.h"
 #include "devices/uart.h"
 
 /* One row per device of the standard PC, created in this order (the
@@ -16,6 +21,11 @@ static const struct pc_slot {
     device_config cfg;
 } pc_table[] = {
     { "i8259", { .name = "pic", .port = 0x20, .irq = -1 } },
+    { "lapic", { .name = "lapic", .irq = -1, .mmio = 0xfee00000u } },
+    { "pci", { .name = "pci", .port = 0xcf8, .irq = -1 } },
+    { "mc146818", { .name = "rtc", .port = 0x70, .irq = 8 } },
+    { "i8042", { .name = "i8042", .port = 0x60, .irq = 1 } }, /* and IRQ 12 for the mouse */
+    { "port92", { .name = "port92", .port = 0x92, .irq = -1 } },
     { "i8254", { .name = "pit", .port = 0x40, .irq = 0 } },
     { "isa-serial", { .name = "com1", .port = 0x3f8, .irq = 4, .index = 0 } },
     { "isa-serial", { .name = "com2", .port = 0x2f8, .irq = 3, .index = 1 } },
@@ -26,9 +36,14 @@ static const struct pc_slot {
 /* Every device type btvm knows, for -device and board_find_type(). */
 static const device_type *const known_types[] = {
     &pic_type,
+    &lapic_type,
     &pit_type,
     &uart_type,
     &debugexit_type,
+    &rtc_type,
+    &i8042_type,
+    &port92_type,
+    &pci_type,
     NULL,
 };
 

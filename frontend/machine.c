@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cpu/interp.h"
+#include "devices/lapic.h"
 
 /* Instructions per slice: at ~10 M instructions/s a slice is well under a
  * millisecond, so timers fire late by less than the PIT's 1 ms tick. */
@@ -51,6 +52,11 @@ int machine_create(machine *m, const machine_config *cfg, char *err, size_t errl
         goto fail;
     m->cpu.intr_ack = m->board.intr_ack;
     m->cpu.intr_ack_opaque = m->board.intr_ack_opaque;
+    void *apic = board_find_device(&m->board, "lapic");
+    if (apic) {
+        m->cpu.apic_write_base = lapic_set_base_msr;
+        m->cpu.apic_opaque = apic;
+    }
     if (boot_load(&m->cpu, &m->mem, &cfg->boot, err, errlen) < 0)
         goto fail;
     return 0;

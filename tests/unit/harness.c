@@ -105,6 +105,7 @@ void harness_asm(harness *h, const char *source)
     fclose(b);
     unlink(bin);
     harness_poke(h, HARNESS_CODE, buf, n);
+    h->cpu.run_state = CPU_RUNNING; /* a previous program may have ended in HLT */
     if (h->mode == HARNESS_REAL16) {
         cpu_load_seg_real(&h->cpu, S_CS, HARNESS_CODE >> 4);
         h->cpu.eip = 0;

@@ -344,12 +344,14 @@ static void test_pc_board(void **state)
 {
     (void)state;
     io_space *io = calloc(1, sizeof(*io));
+    phys_mem mem;
     vclock clk;
     board b;
     char err[128];
     io_space_init(io);
     vclock_init(&clk, true);
-    board_init(&b, NULL, io, &clk);
+    assert_int_equal(phys_init(&mem, 1u << 20), 0); /* the APIC and CMOS need memory */
+    board_init(&b, &mem, io, &clk);
     assert_int_equal(board_add_pc_devices(&b, err, sizeof(err)), 0);
     assert_string_equal(io_owner(io, 0x3f8), "com1");
     assert_string_equal(io_owner(io, 0x2fd), "com2");
@@ -377,6 +379,7 @@ static void test_pc_board(void **state)
     assert_true(b.exit_requested);
     assert_int_equal(b.exit_status, 0x21);
     board_destroy(&b);
+    phys_destroy(&mem);
     free(io);
 }
 
