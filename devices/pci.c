@@ -187,11 +187,12 @@ static void update_bars(pci_function *f)
             on = cmd & CMD_MEMORY;
         }
         on = on && base != 0;
-        if (base == f->bar[i].base && on == f->bar[i].enabled)
+        bool was_on = f->bar[i].enabled;
+        if (base == f->bar[i].base && on == was_on)
             continue;
         f->bar[i].base = base;
         f->bar[i].enabled = on;
-        if (f->ops && f->ops->bar_map)
+        if ((on || was_on) && f->ops && f->ops->bar_map)
             f->ops->bar_map(f->opaque, i, base, on);
     }
 }

@@ -29,9 +29,10 @@ typedef struct pci_function pci_function;
 #define PCI_BAR_PREFETCH 0x08
 
 typedef struct pci_function_ops {
-    /* A BAR's decoded address changed: base is its address, enabled says
-     * whether the command register (and for the ROM its enable bit) lets
-     * it decode, and the address is non-zero.  May be NULL. */
+    /* A BAR started or stopped decoding, or moved while decoding: base is
+     * its address, enabled says whether the command register (and for the
+     * ROM its enable bit) lets it decode at a non-zero address.  May be
+     * NULL. */
     void (*bar_map)(void *opaque, int bar, uint32_t base, bool enabled);
     /* Called after every guest write to config space, once the standard
      * registers are updated; for device-specific registers.  May be NULL. */
