@@ -311,26 +311,15 @@ static void kbd_write(i8042_state *s, uint8_t v)
     ps2_keyboard *k = &s->kbd;
     uint8_t cmd = k->arg_cmd;
     k->arg_cmd = 0;
-    if (cmd == 0xed) {
-        k->leds = v & 7;
-        kbd_send(s, ACK);
-        return;
-    }
-    if (cmd == 0xf3) {
-        k->typematic = v & 0x7f;
-        kbd_send(s, ACK);
-        return;
-    }
-    if (cmd == 0xf0) {
-        if (v > 3) {
-            kbd_send(s, RESEND);
-        } else {
-            kbd_send(s, ACK);
-            if (v == 0)
-                kbd_send(s, k->set);
-            else
-                k->set = v;
-        }
+    switch (cmd) { /* the argument of 0xED, 0xF3, 0xF0 */
+    case 0xed: k->leds = v & 7; kbd_send(s, ACK); return;
+    case 0xf3: k->typematic = v & 0x7f; kbd_send(s, ACK); return;
+    case 0xf0:
+        kbd_send(s, v > 3 ? RESEND : ACK);
+        if (v == 0)
+            kbd_send(s, k->set);
+        else if (v <= 3)
+            k->set = v;
         return;
     }
     switch (v) {
@@ -338,36 +327,24 @@ static void kbd_write(i8042_state *s, uint8_t v)
         k->arg_cmd = v;
         kbd_send(s, ACK);
         break;
-    case 0xee:
-        kbd_send(s, ECHO);
-        break;
+    case 0xee: kbd_send(s, ECHO); break;
     case 0xf2:
         kbd_send(s, ACK);
         kbd_send(s, 0xab);
         kbd_send(s, 0x83);
         break;
-    case 0xf4:
+    case 0xf4: case 0xf5: case 0xf6: /* enable; disable with defaults; defaults */
         q_clear(&k->q);
-        k->scanning = true;
-        kbd_send(s, ACK);
-        break;
-    case 0xf5:
-        q_clear(&k->q);
-        kbd_defaults(k);
-        k->scanning = false;
-        kbd_send(s, ACK);
-        break;
-    case 0xf6:
-        q_clear(&k->q);
-        kbd_defaults(k);
+        if (v != 0xf4)
+            kbd_defaults(k);
+        if (v != 0xf6)
+            k->scanning = v == 0xf4;
         kbd_send(s, ACK);
         break;
     case 0xf7: case 0xf8: case 0xf9: case 0xfa: case 0xfb: case 0xfc: case 0xfd:
         kbd_send(s, ACK);
         break;
-    case 0xfe:
-        q_push(&k->q, k->last, SRC_KBD);
-        break;
+    case 0xfe: q_push(&k->q, k->last, SRC_KBD); break;
     case 0xff:
         q_clear(&k->q);
         kbd_defaults(k);
@@ -504,14 +481,8 @@ static void aux_write(i8042_state *s, uint8_t v)
         return;
     }
     switch (v) {
-    case 0xe6: case 0xe7:
-        m->scale21 = v == 0xe7;
-        aux_send(s, ACK);
-        break;
-    case 0xe8: case 0xf3:
-        m->arg_cmd = v;
-        aux_send(s, ACK);
-        break;
+    case 0xe6: case 0xe7: m->scale21 = v == 0xe7; aux_send(s, ACK); break;
+    case 0xe8: case 0xf3: m->arg_cmd = v; aux_send(s, ACK); break;
     case 0xe9: {
         /* Status byte: remote, enable, scaling, then left/middle/right. */
         uint8_t st = (uint8_t)((m->remote ? 0x40 : 0) | (m->reporting ? 0x20 : 0) |
@@ -530,10 +501,7 @@ static void aux_write(i8042_state *s, uint8_t v)
         m->dx = m->dy = 0;
         aux_send(s, ACK);
         break;
-    case 0xeb:
-        aux_send(s, ACK);
-        aux_packet(s, false);
-        break;
+    case 0xeb: aux_send(s, ACK); aux_packet(s, false); break;
     case 0xec: case 0xee:
         m->wrap = v == 0xee;
         m->dx = m->dy = 0;
@@ -548,13 +516,8 @@ static void aux_write(i8042_state *s, uint8_t v)
         m->dx = m->dy = 0;
         aux_send(s, ACK);
         break;
-    case 0xf6:
-        aux_defaults(m);
-        aux_send(s, ACK);
-        break;
-    case 0xfe:
-        aux_send(s, m->last);
-        break;
+    case 0xf6: aux_defaults(m); aux_send(s, ACK); break;
+    case 0xfe: aux_send(s, m->last); break;
     case 0xff:
         q_clear(&m->q);
         aux_defaults(m);
@@ -613,19 +576,10 @@ static void command_data(i8042_state *s, uint8_t cmd, uint8_t v)
         return;
     }
     switch (cmd) {
-    case 0xd1:
-        write_outport(s, v);
-        break;
-    case 0xd2:
-        ctrl_reply(s, v, SRC_KBD);
-        break;
-    case 0xd3:
-        ctrl_reply(s, v, SRC_AUX);
-        break;
-    case 0xd4:
-        aux_write(s, v);
-        refill(s);
-        break;
+    case 0xd1: write_outport(s, v); break;
+    case 0xd2: ctrl_reply(s, v, SRC_KBD); break;
+    case 0xd3: ctrl_reply(s, v, SRC_AUX); break;
+    case 0xd4: aux_write(s, v); refill(s); break;
     }
 }
 
