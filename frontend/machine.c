@@ -8,6 +8,7 @@
 
 #include "cpu/interp.h"
 #include "devices/lapic.h"
+#include "translator/tr.h"
 
 /* Instructions per slice: at ~10 M instructions/s a slice is well under a
  * millisecond, so timers fire late by less than the PIT's 1 ms tick. */
@@ -59,6 +60,10 @@ int machine_create(machine *m, const machine_config *cfg, char *err, size_t errl
     }
     if (boot_load(&m->cpu, &m->mem, &cfg->boot, err, errlen) < 0)
         goto fail;
+    /* The translator's window maps RAM around the ROM and MMIO regions the
+     * board and loaders registered: create it last. */
+    if (cfg->accel == ACCEL_BT && !(m->tr = tr_new(&m->cpu, err, errlen)))
+        goto fail;
     return 0;
 fail:
     machine_destroy(m);
@@ -67,6 +72,8 @@ fail:
 
 void machine_destroy(machine *m)
 {
+    tr_free(m->tr);
+    m->tr = NULL;
     board_destroy(&m->board);
     console_close(&m->con);
     cpu_destroy(&m->cpu);
@@ -102,7 +109,7 @@ void machine_print_stats(machine *m, FILE *out)
 {
     const cpu_stats *st = &m->cpu.stats;
     double secs = (vclock_now(&m->clock) - m->start_ns) / 1e9;
-    fprintf(out, "btvm statistics (engine: interp)\n");
+    fprintf(out, "btvm statistics (engine: %s)\n", m->tr ? "bt" : "interp");
     fprintf(out, "  run time            %.3f s\n", secs);
     fprintf(out, "  guest instructions  %llu\n", (unsigned long long)st->instructions);
     fprintf(out, "  instructions/s      %.0f\n", secs > 0 ? st->instructions / secs : 0.0);
@@ -111,6 +118,8 @@ void machine_print_stats(machine *m, FILE *out)
     fprintf(out, "  tlb misses          %llu\n", (unsigned long long)st->tlb_misses);
     fprintf(out, "  tlb flushes         %llu\n", (unsigned long long)st->tlb_flushes);
     fprintf(out, "  unclaimed port I/O  %llu\n", (unsigned long long)m->io.unclaimed_accesses);
+    if (m->tr)
+        tr_print_stats(m->tr, out);
 }
 
 int machine_run(machine *m)
@@ -118,7 +127,7 @@ int machine_run(machine *m)
     cpu_state *cpu = &m->cpu;
     m->start_ns = vclock_now(&m->clock);
     for (;;) {
-        enum cpu_exit why = cpu_exec(cpu, SLICE_INSNS);
+        enum cpu_exit why = m->tr ? tr_exec(m->tr, SLICE_INSNS) : cpu_exec(cpu, SLICE_INSNS);
         vclock_run(&m->clock);
         console_poll(&m->con);
 

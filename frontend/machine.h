@@ -17,7 +17,7 @@
 #include "devices/board.h"
 #include "frontend/console.h"
 
-enum accel { ACCEL_INTERP };
+enum accel { ACCEL_INTERP, ACCEL_BT };
 
 typedef struct machine_config {
     uint64_t ram_size;
@@ -36,6 +36,7 @@ typedef struct machine {
     board board;
     cpu_state cpu;
     console con;
+    struct tr_engine *tr;   /* the binary translator, with -accel bt */
     uint64_t start_ns;
 } machine;
 

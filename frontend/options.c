@@ -20,7 +20,8 @@ void options_usage(FILE *out)
             "  -m SIZE          guest RAM, in MiB or with a K/M/G suffix (default 256M)\n"
             "  -nographic       serial console on the terminal (the default display)\n"
             "  -display none    no display (same as -nographic for now)\n"
-            "  -accel interp    execution engine (interp: the reference interpreter)\n"
+            "  -accel ENGINE    interp: the reference interpreter (default);\n"
+            "                   bt: the binary translator (flat 32-bit code without paging so far)\n"
             "  -no-reboot       exit on triple fault instead of resetting\n"
             "  -stats           print execution statistics on stderr at exit\n"
             "  --help           this text\n"
@@ -118,11 +119,14 @@ enum options_result options_parse(int argc, char **argv, machine_config *cfg, ch
             }
             break;
         case 5:
-            if (strcmp(v, "interp") != 0) {
-                snprintf(err, errlen, "unknown accelerator '%s' (available: interp)", v);
+            if (strcmp(v, "interp") == 0) {
+                cfg->accel = ACCEL_INTERP;
+            } else if (strcmp(v, "bt") == 0) {
+                cfg->accel = ACCEL_BT;
+            } else {
+                snprintf(err, errlen, "unknown accelerator '%s' (available: interp, bt)", v);
                 return OPTIONS_ERROR;
             }
-            cfg->accel = ACCEL_INTERP;
             break;
         case 6:
             if (strcmp(v, "none") != 0) {

@@ -137,6 +137,19 @@ void phys_mark_code(phys_mem *pm, uint32_t paddr)
     if (paddr < pm->ram_size && !pm->code_page[paddr >> 12]) {
         pm->code_page[paddr >> 12] = 1;
         pm->generation++; /* drop cached write pointers to the page */
+        if (pm->code_hook)
+            pm->code_hook(pm->code_hook_opaque, paddr & ~0xfffu, true);
+    }
+}
+
+void phys_unmark_code(phys_mem *pm, uint32_t paddr)
+{
+    if (paddr < pm->ram_size && pm->code_page[paddr >> 12]) {
+        pm->page_gen[paddr >> 12]++;
+        pm->code_page[paddr >> 12] = 0;
+        pm->generation++; /* writes may take host pointers again */
+        if (pm->code_hook)
+            pm->code_hook(pm->code_hook_opaque, paddr & ~0xfffu, false);
     }
 }
 

@@ -55,6 +55,10 @@ typedef struct phys_mem {
      */
     uint8_t *code_page;      /* one byte per RAM page: 1 = code */
     uint32_t *page_gen;      /* write generation per RAM page */
+    /* Told when a page becomes code or stops being code: the translator
+     * write-protects its shadow mappings of code pages. */
+    void (*code_hook)(void *opaque, uint32_t paddr, bool is_code);
+    void *code_hook_opaque;
 } phys_mem;
 
 /* Returns 0, or -1 with errno set (EINVAL for a size out of range). */
@@ -86,6 +90,13 @@ void phys_write(phys_mem *pm, uint32_t paddr, uint32_t value, unsigned size);
 
 /* Mark the RAM page holding paddr as holding cached code (see above). */
 void phys_mark_code(phys_mem *pm, uint32_t paddr);
+/* The page stops being code: everything cached from it is invalidated
+ * (its generation moves on) and writes to it are fast again. */
+void phys_unmark_code(phys_mem *pm, uint32_t paddr);
+static inline bool phys_is_code(const phys_mem *pm, uint32_t paddr)
+{
+    return paddr < pm->ram_size && pm->code_page[paddr >> 12];
+}
 
 static inline uint32_t phys_page_generation(const phys_mem *pm, uint32_t paddr)
 {

@@ -21,6 +21,13 @@ out=$(mktemp "${TMPDIR:-/tmp}/btvm-guest.XXXXXX") || exit 1
 trap 'rm -f "$out"' EXIT
 
 if [ "${GUEST_VM:-btvm}" = qemu ]; then
+    # btvm's engine choice means nothing to QEMU: drop "-accel ENGINE".
+    for a in "$@"; do
+        shift
+        if [ "${skip:-0}" = 1 ]; then skip=0; continue; fi
+        if [ "$a" = -accel ]; then skip=1; continue; fi
+        set -- "$@" "$a"
+    done
     timeout "$timeout" qemu-system-i386 -nographic -no-reboot -monitor none \
         -device isa-debug-exit,iobase=0xf4,iosize=1 "$@" </dev/null >"$out" 2>&1
 else

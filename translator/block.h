@@ -1,0 +1,43 @@
+/*
+ * Translated blocks and their side tables (translator-internal).
+ *
+ * A block is one guest basic block, at most one guest page, keyed by the
+ * guest physical address of its first byte.  Its side table maps each
+ * guest instruction to the offset of its host code, so a host fault in
+ * the block names the guest instruction that faulted (precise
+ * exceptions): every translation is fault-atomic, the guest state at a
+ * fault is the state before that instruction.
+ */
+#ifndef BTVM_TRANSLATOR_BLOCK_H
+#define BTVM_TRANSLATOR_BLOCK_H
+
+#include <stdint.h>
+
+#include "translator/codecache.h"
+#include "translator/emit.h"
+
+#define TR_MAX_BLOCK_INSNS 64
+
+typedef struct tr_side {
+    uint16_t guest_off;  /* from the block's first guest byte */
+    uint16_t host_off;   /* from the block's first host byte */
+} tr_side;
+
+typedef struct tr_block {
+    uint32_t paddr;      /* guest physical address of the first byte */
+    uint32_t eip;        /* guest EIP of the first byte */
+    uint32_t gen;        /* page write generation it was translated from */
+    uint16_t ninsns;
+    uint8_t *code;       /* executable view */
+    uint32_t code_len;
+    tr_side side[TR_MAX_BLOCK_INSNS];
+    struct tr_block *next;
+} tr_block;
+
+/* Offsets of the trampolines the blocks jump to (engine.c). */
+typedef struct tr_stubs {
+    uintptr_t enter;     /* void enter(cpu_state *, uint8_t *window, void *code) */
+    uintptr_t exit;      /* blocks jump here after storing the next guest EIP */
+} tr_stubs;
+
+#endif

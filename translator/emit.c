@@ -1,0 +1,84 @@
+/* Emitting x86-64 host code: see emit.h. */
+#include "translator/emit.h"
+
+#include <string.h>
+
+ZydisEncoderOperand emit_reg(ZydisRegister r)
+{
+    ZydisEncoderOperand o;
+    memset(&o, 0, sizeof(o));
+    o.type = ZYDIS_OPERAND_TYPE_REGISTER;
+    o.reg.value = r;
+    return o;
+}
+
+ZydisEncoderOperand emit_imm(int64_t v)
+{
+    ZydisEncoderOperand o;
+    memset(&o, 0, sizeof(o));
+    o.type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
+    o.imm.s = v;
+    return o;
+}
+
+ZydisEncoderOperand emit_mem(ZydisRegister base, ZydisRegister index, uint8_t scale, int64_t disp,
+                             unsigned size_bytes)
+{
+    ZydisEncoderOperand o;
+    memset(&o, 0, sizeof(o));
+    o.type = ZYDIS_OPERAND_TYPE_MEMORY;
+    o.mem.base = base;
+    o.mem.index = index;
+    o.mem.scale = index == ZYDIS_REGISTER_NONE ? 0 : scale;
+    o.mem.displacement = disp;
+    o.mem.size = (ZyanU16)size_bytes;
+    return o;
+}
+
+bool emit_request(tr_emit *e, ZydisEncoderRequest *req)
+{
+    if (e->failed)
+        return false;
+    req->machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    ZyanUSize len = (ZyanUSize)(e->end - e->p);
+    if (len < ZYDIS_MAX_INSTRUCTION_LENGTH ||
+        !ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(req, e->p, &len))) {
+        e->failed = true;
+        return false;
+    }
+    e->p += len;
+    return true;
+}
+
+bool emit_insn(tr_emit *e, ZydisMnemonic m, unsigned nops, const ZydisEncoderOperand *ops)
+{
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.mnemonic = m;
+    req.operand_count = (ZyanU8)nops;
+    for (unsigned i = 0; i < nops; i++)
+        req.operands[i] = ops[i];
+    return emit_request(e, &req);
+}
+
+bool emit_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx)
+{
+    if (e->failed)
+        return false;
+    ZydisEncoderRequest req;
+    memset(&req, 0, sizeof(req));
+    req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    req.mnemonic = m;
+    req.branch_type = ZYDIS_BRANCH_TYPE_NEAR;
+    req.branch_width = ZYDIS_BRANCH_WIDTH_32;
+    req.operand_count = 1;
+    req.operands[0] = emit_imm((int64_t)target_rx);
+    ZyanUSize len = (ZyanUSize)(e->end - e->p);
+    if (len < ZYDIS_MAX_INSTRUCTION_LENGTH ||
+        !ZYAN_SUCCESS(ZydisEncoderEncodeInstructionAbsolute(&req, e->p, &len, emit_rx_here(e)))) {
+        e->failed = true;
+        return false;
+    }
+    e->p += len;
+    return true;
+}

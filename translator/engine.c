@@ -1,0 +1,422 @@
+/*
+ * The translator's execution engine: block lookup, entering and leaving
+ * translated code, host faults in translated code, and the hand-offs to
+ * the interpreter.
+ *
+ * Flow of tr_exec(): between blocks it takes interrupts and requests like
+ * the interpreter (it calls cpu_exec for one step when anything is
+ * pending, or when the CPU is in a mode translated code does not cover).
+ * Otherwise it finds or translates the block at EIP and enters it through
+ * the "enter" trampoline, which loads the guest registers and arithmetic
+ * flags into host registers; the block ends by storing the next EIP and
+ * jumping to the "exit" trampoline, which stores them back.
+ *
+ * A host fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL) in translated code is a
+ * guest event: the side table names the guest instruction, the signal
+ * context gives its registers, and a siglongjmp returns here, where the
+ * interpreter executes that one instruction — raising #PF/#GP/#DE/#UD,
+ * or doing an MMIO access, or a write to a page holding translations
+ * (which invalidates them) — and translated execution resumes.
+ *
+ * Covered for now: 32-bit flat protected mode without paging (the window
+ * is the physical address space).  Paged guests run on the interpreter
+ * until shadow paging lands; every such step is counted.
+ */
+#define _GNU_SOURCE
+#include "translator/tr.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "cpu/interp.h"
+#include "mmu/window.h"
+#include "translator/block.h"
+#include "translator/codecache.h"
+#include "translator/emit.h"
+#include "translator/translate.h"
+
+#define CODE_CACHE_SIZE (64u << 20)
+#define HASH_BITS 16
+#define MAX_BLOCKS (1u << 17)
+#define MAX_BLOCK_HOST_BYTES 4096
+
+typedef void (*tr_enter_fn)(cpu_state *cpu, uint8_t *window, const uint8_t *code);
+
+struct tr_engine {
+    cpu_state *cpu;
+    tr_codecache cc;
+    tr_stubs stubs;
+    mmu_window window;
+    tr_block *hash[1u << HASH_BITS];
+    tr_block *blocks;     /* pool, in code-cache order */
+    unsigned nblocks;
+    tr_stats stats;
+
+    /* The signal path. */
+    sigjmp_buf trap_jmp;
+    volatile sig_atomic_t in_code;
+    volatile uintptr_t trap_addr;
+    volatile int trap_sig;
+    struct sigaction old_segv, old_bus, old_fpe, old_ill;
+    stack_t old_altstack;
+    void *altstack;
+};
+
+/* The engine whose translated code this thread is running, for the signal
+ * handler: the one piece of per-thread state a handler cannot be passed. */
+static __thread tr_engine *tls_engine;
+
+/* --- trampolines, emitted at the start of the code cache --- */
+
+static const ZydisRegister guest_host_regs[8] = {
+    ZYDIS_REGISTER_EAX, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_EDX, ZYDIS_REGISTER_EBX,
+    ZYDIS_REGISTER_R12D, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_EDI,
+};
+static const ZydisRegister callee_saved[6] = {
+    ZYDIS_REGISTER_RBX, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_R12,
+    ZYDIS_REGISTER_R13, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R15,
+};
+
+#define STATE_MEM(off) emit_mem(ZYDIS_REGISTER_R13, ZYDIS_REGISTER_NONE, 0, (off), 4)
+#define R(x) emit_reg(ZYDIS_REGISTER_##x)
+
+static int emit_trampolines(tr_engine *t)
+{
+    tr_emit e = { .start = t->cc.rw, .p = t->cc.rw, .end = t->cc.rw + 4096,
+                  .rx_delta = t->cc.rx - t->cc.rw };
+    const int64_t regs = offsetof(cpu_state, regs), fl = offsetof(cpu_state, eflags);
+
+    /* enter(rdi = cpu, rsi = window, rdx = code) */
+    t->stubs.enter = emit_rx_here(&e);
+    for (int i = 0; i < 6; i++)
+        emit1(&e, ZYDIS_MNEMONIC_PUSH, emit_reg(callee_saved[i]));
+    emit2(&e, ZYDIS_MNEMONIC_SUB, R(RSP), emit_imm(8)); /* keep RSP 16-byte aligned */
+    emit2(&e, ZYDIS_MNEMONIC_MOV, R(R13), R(RDI));
+    emit2(&e, ZYDIS_MNEMONIC_MOV, R(R15), R(RSI));
+    emit2(&e, ZYDIS_MNEMONIC_MOV, R(R11), R(RDX));
+    emit2(&e, ZYDIS_MNEMONIC_MOV, R(R8D), STATE_MEM(fl));
+    emit2(&e, ZYDIS_MNEMONIC_AND, R(R8D), emit_imm(FL_ARITH));
+    emit1(&e, ZYDIS_MNEMONIC_PUSH, R(R8));
+    emit0(&e, ZYDIS_MNEMONIC_POPFQ);
+    for (int i = 0; i < 8; i++)
+        emit2(&e, ZYDIS_MNEMONIC_MOV, emit_reg(guest_host_regs[i]), STATE_MEM(regs + 4 * i));
+    emit1(&e, ZYDIS_MNEMONIC_JMP, R(R11));
+
+    /* exit: the block has stored the next EIP */
+    t->stubs.exit = emit_rx_here(&e);
+    emit0(&e, ZYDIS_MNEMONIC_PUSHFQ);
+    emit1(&e, ZYDIS_MNEMONIC_POP, R(R8));
+    for (int i = 0; i < 8; i++)
+        emit2(&e, ZYDIS_MNEMONIC_MOV, STATE_MEM(regs + 4 * i), emit_reg(guest_host_regs[i]));
+    emit2(&e, ZYDIS_MNEMONIC_AND, R(R8D), emit_imm(FL_ARITH));
+    emit2(&e, ZYDIS_MNEMONIC_MOV, R(R9D), STATE_MEM(fl));
+    emit2(&e, ZYDIS_MNEMONIC_AND, R(R9D), emit_imm((int32_t)~FL_ARITH));
+    emit2(&e, ZYDIS_MNEMONIC_OR, R(R9D), R(R8D));
+    emit2(&e, ZYDIS_MNEMONIC_MOV, STATE_MEM(fl), R(R9D));
+    emit2(&e, ZYDIS_MNEMONIC_ADD, R(RSP), emit_imm(8));
+    for (int i = 5; i >= 0; i--)
+        emit1(&e, ZYDIS_MNEMONIC_POP, emit_reg(callee_saved[i]));
+    emit0(&e, ZYDIS_MNEMONIC_RET);
+
+    if (e.failed)
+        return -1;
+    tr_codecache_commit(&t->cc, emit_size(&e));
+    t->cc.reserved = t->cc.used;
+    return 0;
+}
+
+/* --- host faults in translated code --- */
+
+static tr_block *block_at_rip(tr_engine *t, uintptr_t rip)
+{
+    unsigned lo = 0, hi = t->nblocks;
+    while (lo < hi) { /* last block whose code starts at or below rip */
+        unsigned mid = (lo + hi) / 2;
+        if ((uintptr_t)t->blocks[mid].code <= rip)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL;
+    tr_block *b = &t->blocks[lo - 1];
+    return rip < (uintptr_t)b->code + b->code_len ? b : NULL;
+}
+
+static void on_host_fault(int sig, siginfo_t *si, void *ucv)
+{
+    tr_engine *t = tls_engine;
+    ucontext_t *uc = ucv;
+    greg_t *g = uc->uc_mcontext.gregs;
+    uintptr_t rip = (uintptr_t)g[REG_RIP];
+    tr_block *b = t && t->in_code ? block_at_rip(t, rip) : NULL;
+    if (!b) {
+        /* Not the guest's: a bug in btvm itself.  Die the default way. */
+        signal(sig, SIG_DFL);
+        return;
+    }
+    /* The side table names the guest instruction; its state is the one
+     * before it (every translation is fault-atomic). */
+    uint16_t off = (uint16_t)(rip - (uintptr_t)b->code);
+    unsigned i = 0;
+    while (i + 1 < b->ninsns && b->side[i + 1].host_off <= off)
+        i++;
+    cpu_state *cpu = t->cpu;
+    static const int greg_of[8] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX,
+                                    REG_R12, REG_RBP, REG_RSI, REG_RDI };
+    for (int r = 0; r < 8; r++)
+        cpu->regs[r] = (uint32_t)g[greg_of[r]];
+    cpu->eflags = (cpu->eflags & ~FL_ARITH) | ((uint32_t)g[REG_EFL] & FL_ARITH);
+    cpu->eip = b->eip + b->side[i].guest_off;
+    cpu->stats.instructions += i;
+    t->trap_addr = (uintptr_t)si->si_addr;
+    t->trap_sig = sig;
+    t->in_code = 0;
+    siglongjmp(t->trap_jmp, 1);
+}
+
+static int install_handlers(tr_engine *t)
+{
+    t->altstack = malloc(SIGSTKSZ * 4);
+    if (!t->altstack)
+        return -1;
+    stack_t ss = { .ss_sp = t->altstack, .ss_size = SIGSTKSZ * 4, .ss_flags = 0 };
+    if (sigaltstack(&ss, &t->old_altstack) < 0)
+        return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_host_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &t->old_segv);
+    sigaction(SIGBUS, &sa, &t->old_bus);
+    sigaction(SIGFPE, &sa, &t->old_fpe);
+    sigaction(SIGILL, &sa, &t->old_ill);
+    return 0;
+}
+
+/* --- blocks --- */
+
+static unsigned hash_of(uint32_t paddr)
+{
+    return (paddr ^ (paddr >> HASH_BITS)) & ((1u << HASH_BITS) - 1);
+}
+
+static void flush_all(tr_engine *t)
+{
+    memset(t->hash, 0, sizeof(t->hash));
+    t->nblocks = 0;
+    tr_codecache_flush(&t->cc);
+    t->stats.cache_flushes++;
+}
+
+static tr_block *translate(tr_engine *t, uint32_t eip)
+{
+    phys_mem *pm = t->cpu->mem;
+    uint32_t paddr = eip; /* no paging: linear = physical */
+    if (paddr >= pm->ram_size || phys_find_region(pm, paddr))
+        return NULL;
+    if (t->nblocks == MAX_BLOCKS || !tr_codecache_reserve(&t->cc, MAX_BLOCK_HOST_BYTES))
+        flush_all(t);
+    uint8_t *at = tr_codecache_reserve(&t->cc, MAX_BLOCK_HOST_BYTES);
+    tr_emit e = { .start = at, .p = at, .end = at + MAX_BLOCK_HOST_BYTES,
+                  .rx_delta = t->cc.rx - t->cc.rw };
+    tr_block *b = &t->blocks[t->nblocks];
+    /* Mark before reading the bytes: a write racing with translation then
+     * bumps the generation and the block is simply stale. */
+    phys_mark_code(pm, paddr);
+    b->gen = phys_page_generation(pm, paddr);
+    unsigned avail = 0x1000 - (paddr & 0xfff);
+    if (tr_translate(b, &e, pm->ram + paddr, avail, eip, &t->stubs, &t->stats) == 0)
+        return NULL;
+    b->paddr = paddr;
+    b->code = tr_exec_addr(&t->cc, at);
+    b->code_len = (uint32_t)emit_size(&e);
+    tr_codecache_commit(&t->cc, b->code_len);
+    unsigned h = hash_of(paddr);
+    b->next = t->hash[h];
+    t->hash[h] = b;
+    t->nblocks++;
+    t->stats.blocks_translated++;
+    return b;
+}
+
+static tr_block *lookup(tr_engine *t, uint32_t eip)
+{
+    uint32_t gen = phys_page_generation(t->cpu->mem, eip);
+    for (tr_block *b = t->hash[hash_of(eip)]; b; b = b->next)
+        if (b->paddr == eip && b->gen == gen)
+            return b;
+    return NULL;
+}
+
+/* --- the mode translated code covers --- */
+
+static bool flat(const cpu_segment *s)
+{
+    return s->base == 0 && s->limit == 0xffffffffu && (s->flags & SEGF_P);
+}
+
+static bool translatable(const cpu_state *cpu)
+{
+    return (cpu->cr0 & (CR0_PE | CR0_PG)) == CR0_PE && !(cpu->eflags & (FL_VM | FL_TF)) &&
+           cpu->code32 && cpu->stack32 && cpu->run_state == CPU_RUNNING &&
+           cpu->mem->a20_mask == ~0u && flat(&cpu->seg[S_CS]) && flat(&cpu->seg[S_SS]) &&
+           flat(&cpu->seg[S_DS]) && flat(&cpu->seg[S_ES]) &&
+           !((cpu->cr0 & CR0_AM) && (cpu->eflags & FL_AC) && cpu->cpl == 3);
+}
+
+static bool events_pending(const cpu_state *cpu)
+{
+    return cpu->nmi_pending || (cpu->intr && (cpu->eflags & FL_IF) && !cpu->inhibit_irq);
+}
+
+/* --- running --- */
+
+/* One step of the interpreter; returns false when it stopped for a reason
+ * the caller must report. */
+static bool interp_step(tr_engine *t, enum cpu_exit *why)
+{
+    t->stats.insns_interpreted++;
+    enum cpu_exit r = cpu_exec(t->cpu, 1);
+    if (r != CPU_EXIT_BUDGET) {
+        *why = r;
+        return false;
+    }
+    return true;
+}
+
+static void handle_trap(tr_engine *t)
+{
+    t->stats.traps++;
+    uintptr_t a = t->trap_addr;
+    if (t->trap_sig == SIGSEGV && a - (uintptr_t)t->window.base < (1ull << 32)) {
+        uint32_t paddr = (uint32_t)(a - (uintptr_t)t->window.base);
+        if (phys_is_code(t->cpu->mem, paddr)) {
+            /* A write to a page holding translations: drop them and make
+             * the page writable again (it is marked anew if code is
+             * translated from it later). */
+            t->stats.traps_code_write++;
+            t->stats.invalidations++;
+            phys_unmark_code(t->cpu->mem, paddr);
+        }
+    }
+}
+
+enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
+{
+    cpu_state *cpu = t->cpu;
+    const uint64_t end = cpu->stats.instructions + budget;
+    enum cpu_exit why = CPU_EXIT_BUDGET;
+    tls_engine = t;
+
+    if (sigsetjmp(t->trap_jmp, 0)) {
+        /* A host fault in translated code: the guest state is synced to the
+         * faulting instruction, which the interpreter now executes. */
+        handle_trap(t);
+        if (!interp_step(t, &why))
+            return why;
+    }
+    while (cpu->stats.instructions < end) {
+        if (cpu->exit_request) {
+            cpu->exit_request = 0;
+            return CPU_EXIT_REQUEST;
+        }
+        if (!translatable(cpu) || events_pending(cpu)) {
+            t->stats.handoffs_mode++;
+            if (!interp_step(t, &why))
+                return why;
+            continue;
+        }
+        tr_block *b = lookup(t, cpu->eip);
+        if (!b)
+            b = translate(t, cpu->eip);
+        if (!b) {
+            if (!interp_step(t, &why))
+                return why;
+            continue;
+        }
+        t->stats.block_runs++;
+        t->in_code = 1;
+        ((tr_enter_fn)t->stubs.enter)(cpu, t->window.base, b->code);
+        t->in_code = 0;
+        cpu->stats.instructions += b->ninsns;
+        cpu->inhibit_irq = false; /* the shadow covered the block's first instruction */
+    }
+    return CPU_EXIT_BUDGET;
+}
+
+tr_engine *tr_new(cpu_state *cpu, char *err, size_t errlen)
+{
+    tr_engine *t = calloc(1, sizeof(*t));
+    if (!t) {
+        snprintf(err, errlen, "translator: out of memory");
+        return NULL;
+    }
+    t->cpu = cpu;
+    t->blocks = calloc(MAX_BLOCKS, sizeof(tr_block));
+    if (!t->blocks || tr_codecache_init(&t->cc, CODE_CACHE_SIZE) < 0) {
+        snprintf(err, errlen, "translator: cannot allocate the code cache: %s", strerror(errno));
+        goto fail;
+    }
+    if (window_init_flat(&t->window, cpu->mem) < 0) {
+        snprintf(err, errlen, "translator: cannot reserve the guest window: %s", strerror(errno));
+        goto fail;
+    }
+    if (emit_trampolines(t) < 0) {
+        snprintf(err, errlen, "translator: cannot encode the trampolines");
+        goto fail;
+    }
+    if (install_handlers(t) < 0) {
+        snprintf(err, errlen, "translator: cannot install signal handlers: %s", strerror(errno));
+        goto fail;
+    }
+    return t;
+fail:
+    tr_free(t);
+    return NULL;
+}
+
+void tr_free(tr_engine *t)
+{
+    if (!t)
+        return;
+    if (t->altstack) {
+        sigaction(SIGSEGV, &t->old_segv, NULL);
+        sigaction(SIGBUS, &t->old_bus, NULL);
+        sigaction(SIGFPE, &t->old_fpe, NULL);
+        sigaction(SIGILL, &t->old_ill, NULL);
+        sigaltstack(&t->old_altstack, NULL);
+        free(t->altstack);
+    }
+    window_destroy(&t->window);
+    tr_codecache_destroy(&t->cc);
+    free(t->blocks);
+    if (tls_engine == t)
+        tls_engine = NULL;
+    free(t);
+}
+
+const tr_stats *tr_get_stats(const tr_engine *t)
+{
+    return &t->stats;
+}
+
+void tr_print_stats(const tr_engine *t, FILE *out)
+{
+    const tr_stats *s = &t->stats;
+    fprintf(out, "  blocks translated   %llu\n", (unsigned long long)s->blocks_translated);
+    fprintf(out, "  block runs          %llu\n", (unsigned long long)s->block_runs);
+    fprintf(out, "  insns identical     %llu (translated)\n", (unsigned long long)s->insns_identical);
+    fprintf(out, "  insns rewritten     %llu (translated)\n", (unsigned long long)s->insns_rewritten);
+    fprintf(out, "  insns interpreted   %llu (of which mode hand-offs %llu)\n",
+            (unsigned long long)s->insns_interpreted, (unsigned long long)s->handoffs_mode);
+    fprintf(out, "  host traps          %llu (code-page writes %llu)\n",
+            (unsigned long long)s->traps, (unsigned long long)s->traps_code_write);
+    fprintf(out, "  code invalidations  %llu\n", (unsigned long long)s->invalidations);
+    fprintf(out, "  code cache flushes  %llu\n", (unsigned long long)s->cache_flushes);
+}

@@ -1,0 +1,42 @@
+/*
+ * The binary translator: guest basic blocks become host x86-64 code.
+ *
+ * Public interface of translator/.  tr_exec() runs the guest like
+ * cpu_exec() — same CPU state, same exits — translating what it can and
+ * handing the rest to the interpreter one instruction at a time.
+ */
+#ifndef BTVM_TRANSLATOR_TR_H
+#define BTVM_TRANSLATOR_TR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cpu/cpu.h"
+
+typedef struct tr_engine tr_engine;
+
+typedef struct tr_stats {
+    uint64_t blocks_translated;
+    uint64_t block_runs;
+    uint64_t insns_identical;     /* translated by copying (renamed registers, rebased memory) */
+    uint64_t insns_rewritten;     /* control flow and stack operations rewritten */
+    uint64_t insns_interpreted;   /* handed to the interpreter (untranslatable, or mode) */
+    uint64_t handoffs_mode;       /* interpreter steps because the mode is not translated */
+    uint64_t traps;               /* host faults in translated code */
+    uint64_t traps_code_write;    /* ... writes to pages holding translations */
+    uint64_t invalidations;       /* code pages un-marked after a write */
+    uint64_t cache_flushes;
+} tr_stats;
+
+/* NULL with a one-line reason in err (out of memory, no address space). */
+tr_engine *tr_new(cpu_state *cpu, char *err, size_t errlen);
+void tr_free(tr_engine *t);
+
+/* Run at most about budget guest instructions. */
+enum cpu_exit tr_exec(tr_engine *t, uint64_t budget);
+
+const tr_stats *tr_get_stats(const tr_engine *t);
+void tr_print_stats(const tr_engine *t, FILE *out);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * Translating one guest basic block.
+ *
+ * Register assignment inside translated code (DESIGN.md "Binary
+ * translator"): guest EAX, ECX, EDX, EBX, EBP, ESI, EDI live in the low
+ * halves of the same host registers, so most instructions keep their
+ * register encoding; guest ESP lives in R12D, because host RSP must stay
+ * a valid host stack for signals.  R13 points at the cpu_state, R15 at
+ * the window (host address of guest linear 0), R14D holds a computed
+ * guest effective address, R8-R9 are scratch.  Guest arithmetic flags
+ * are the host's own flags.
+ *
+ * Each guest instruction is one of:
+ *   identical  - re-encoded for 64-bit mode by Zydis: ESP renamed to R12D,
+ *                a memory operand [ea] becomes  lea r14d,[ea] ; [r15+r14]
+ *                (the 32-bit lea wraps exactly as the guest's address
+ *                arithmetic does);
+ *   rewritten  - near control flow and 32-bit push/pop: a short sequence
+ *                that does the memory access first and updates R12D last,
+ *                so a fault leaves the guest state as before the
+ *                instruction;
+ *   ends the block - anything else (privileged, sensitive, string, x87,
+ *                segment overrides other than the flat ones, 16-bit
+ *                address size, ...): the block stops before it and the
+ *                interpreter executes it.
+ */
+#include "translator/translate.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "cpu/ops.h"
+
+#define R_STATE  ZYDIS_REGISTER_R13
+#define R_WINDOW ZYDIS_REGISTER_R15
+#define R_EA     ZYDIS_REGISTER_R14
+#define R_EA32   ZYDIS_REGISTER_R14D
+#define R_T32    ZYDIS_REGISTER_R8D
+#define R_ESP32  ZYDIS_REGISTER_R12D
+#define R_ESP64  ZYDIS_REGISTER_R12
+
+#define EIP_OFF ((int64_t)offsetof(cpu_state, eip))
+/* A guest register with no 64-bit host counterpart (16-bit addressing). */
+#define TR_NO_HOST_REG ZYDIS_REGISTER_MAX_VALUE
+
+/* Host 64-bit register holding a guest 32-bit register (address bases). */
+static ZydisRegister host64(ZydisRegister r)
+{
+    if (r == ZYDIS_REGISTER_NONE)
+        return r;
+    if (r == ZYDIS_REGISTER_ESP)
+        return R_ESP64;
+    if (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_EDI)
+        return ZYDIS_REGISTER_RAX + (r - ZYDIS_REGISTER_EAX);
+    return TR_NO_HOST_REG; /* 16-bit addressing: not translated */
+}
+
+/* A guest register operand as the host names it. */
+static ZydisRegister host_reg(ZydisRegister r)
+{
+    switch (r) {
+    case ZYDIS_REGISTER_ESP: return R_ESP32;
+    case ZYDIS_REGISTER_SP: return ZYDIS_REGISTER_R12W;
+    default: return r;
+    }
+}
+
+static bool is_gpr(ZydisRegister r)
+{
+    return (r >= ZYDIS_REGISTER_AL && r <= ZYDIS_REGISTER_BH) ||
+           (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_DI) ||
+           (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_EDI);
+}
+
+/* Segments that are flat whenever a block runs (the engine checks). */
+static bool flat_segment(ZydisRegister s)
+{
+    return s == ZYDIS_REGISTER_DS || s == ZYDIS_REGISTER_SS || s == ZYDIS_REGISTER_ES ||
+           s == ZYDIS_REGISTER_NONE;
+}
+
+/* r14d = the guest effective address of a memory operand. */
+static bool emit_ea(tr_emit *e, const ZydisDecodedOperandMem *m)
+{
+    ZydisRegister base = host64(m->base), index = host64(m->index);
+    if (base == TR_NO_HOST_REG || index == TR_NO_HOST_REG)
+        return false;
+    if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE)
+        return emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_EA32), emit_imm((uint32_t)m->disp.value));
+    return emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_EA32),
+                 emit_mem(base, index, m->scale, (int32_t)m->disp.value, 8));
+}
+
+static void emit_exit(tr_emit *e, uint32_t next_eip, const tr_stubs *stubs)
+{
+    emit2(e, ZYDIS_MNEMONIC_MOV, emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, EIP_OFF, 4),
+          emit_imm(next_eip));
+    emit_branch(e, ZYDIS_MNEMONIC_JMP, stubs->exit);
+}
+
+/* Guest EIP taken from a host register, then leave the block. */
+static void emit_exit_reg(tr_emit *e, ZydisRegister r32, const tr_stubs *stubs)
+{
+    emit2(e, ZYDIS_MNEMONIC_MOV, emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, EIP_OFF, 4), emit_reg(r32));
+    emit_branch(e, ZYDIS_MNEMONIC_JMP, stubs->exit);
+}
+
+/* Fault-atomic 32-bit push of a host register or an immediate. */
+static void emit_push(tr_emit *e, ZydisEncoderOperand value)
+{
+    emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_EA32), emit_mem(R_ESP64, ZYDIS_REGISTER_NONE, 0, -4, 8));
+    emit2(e, ZYDIS_MNEMONIC_MOV, emit_mem(R_WINDOW, R_EA, 1, 0, 4), value);
+    emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_ESP32), emit_reg(R_EA32));
+}
+
+/* r8d = the 32-bit value of a register or memory operand (a branch target). */
+static bool emit_load_operand(tr_emit *e, const ZydisDecodedOperand *o)
+{
+    if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        if (o->reg.value < ZYDIS_REGISTER_EAX || o->reg.value > ZYDIS_REGISTER_EDI)
+            return false;
+        return emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_T32), emit_reg(host_reg(o->reg.value)));
+    }
+    if (o->type != ZYDIS_OPERAND_TYPE_MEMORY || !flat_segment(o->mem.segment) || o->size != 32)
+        return false;
+    return emit_ea(e, &o->mem) &&
+           emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_T32), emit_mem(R_WINDOW, R_EA, 1, 0, 4));
+}
+
+static bool is_relative_branch(const ZydisDecodedInstruction *z, const ZydisDecodedOperand *op)
+{
+    return z->operand_count_visible == 1 && op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+           op[0].imm.is_relative;
+}
+
+/* Categories whose instructions only touch GPRs, memory and arithmetic flags. */
+static bool identical_category(ZydisInstructionCategory c)
+{
+    switch (c) {
+    case ZYDIS_CATEGORY_BINARY: case ZYDIS_CATEGORY_LOGICAL: case ZYDIS_CATEGORY_DATAXFER:
+    case ZYDIS_CATEGORY_BITBYTE: case ZYDIS_CATEGORY_SHIFT: case ZYDIS_CATEGORY_ROTATE:
+    case ZYDIS_CATEGORY_CMOV: case ZYDIS_CATEGORY_SETCC: case ZYDIS_CATEGORY_CONVERT:
+    case ZYDIS_CATEGORY_NOP: case ZYDIS_CATEGORY_WIDENOP: case ZYDIS_CATEGORY_SEMAPHORE:
+    case ZYDIS_CATEGORY_FLAGOP: case ZYDIS_CATEGORY_MISC:
+        return true;
+    default:
+        return false;
+    }
+}
+
+#define ARITH_FLAGS (ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF | \
+                     ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF)
+
+/* Can this instruction be copied?  (The translation-class column of the
+ * instruction table, refined by what 64-bit mode can encode.) */
+static bool can_copy(const ZydisDecodedInstruction *z, const ZydisDecodedOperand *op)
+{
+    const cpu_op_row *row = cpu_op_lookup(z->mnemonic);
+    if (!row || row->tr_class != TR_IDENTICAL || !identical_category(z->meta.category))
+        return false;
+    if (z->address_width != 32 || (z->attributes & (ZYDIS_ATTRIB_HAS_SEGMENT_FS |
+                                                    ZYDIS_ATTRIB_HAS_SEGMENT_GS |
+                                                    ZYDIS_ATTRIB_HAS_SEGMENT_CS)))
+        return false;
+    const ZydisAccessedFlags *f = z->cpu_flags;
+    if (f && ((f->modified | f->set_0 | f->set_1 | f->undefined) & ~ARITH_FLAGS))
+        return false;
+    unsigned mems = 0;
+    for (unsigned i = 0; i < z->operand_count; i++) {
+        const ZydisDecodedOperand *o = &op[i];
+        bool hidden = i >= z->operand_count_visible;
+        if (o->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+            if (hidden || o->mem.type != ZYDIS_MEMOP_TYPE_MEM || !flat_segment(o->mem.segment))
+                return false;
+            mems++;
+        } else if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+            ZydisRegister r = o->reg.value;
+            if (r == ZYDIS_REGISTER_EFLAGS || r == ZYDIS_REGISTER_FLAGS)
+                continue;
+            if (!is_gpr(r) || (hidden && (r == ZYDIS_REGISTER_ESP || r == ZYDIS_REGISTER_SP)))
+                return false;
+        } else if (o->type == ZYDIS_OPERAND_TYPE_POINTER) {
+            return false;
+        }
+    }
+    return mems <= 1;
+}
+
+static bool emit_copy(tr_emit *e, const ZydisDecodedInstruction *z, const ZydisDecodedOperand *op)
+{
+    ZydisEncoderRequest req;
+    if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(z, op,
+                                                                     z->operand_count_visible, &req)))
+        return false;
+    bool lea = z->mnemonic == ZYDIS_MNEMONIC_LEA;
+    for (unsigned i = 0; i < req.operand_count; i++) {
+        ZydisEncoderOperand *o = &req.operands[i];
+        if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+            o->reg.value = host_reg(o->reg.value);
+        } else if (o->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+            if (lea) {
+                /* A 64-bit address computation truncated to the 32-bit
+                 * destination is the guest's 32-bit wrap. */
+                o->mem.base = host64(op[i].mem.base);
+                o->mem.index = host64(op[i].mem.index);
+                o->mem.displacement = (int32_t)op[i].mem.disp.value;
+                if (o->mem.base == TR_NO_HOST_REG || o->mem.index == TR_NO_HOST_REG)
+                    return false;
+            } else {
+                if (!emit_ea(e, &op[i].mem))
+                    return false;
+                o->mem.base = R_WINDOW;
+                o->mem.index = R_EA;
+                o->mem.scale = 1;
+                o->mem.displacement = 0;
+            }
+        }
+    }
+    req.prefixes &= ~(ZYDIS_ATTRIB_HAS_SEGMENT | ZYDIS_ATTRIB_HAS_ADDRESSSIZE);
+    req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+    return emit_request(e, &req);
+}
+
+/* Rewritten instructions: near control flow (ends the block) and stack. */
+enum rewrite { RW_NONE, RW_CONTINUE, RW_ENDS_BLOCK };
+
+static enum rewrite emit_rewrite(tr_emit *e, const ZydisDecodedInstruction *z,
+                                 const ZydisDecodedOperand *op, uint32_t eip, const tr_stubs *stubs)
+{
+    uint32_t next = eip + z->length;
+    bool op32 = z->operand_width == 32 && z->address_width == 32;
+    switch (z->mnemonic) {
+    case ZYDIS_MNEMONIC_JMP:
+        if (z->meta.branch_type != ZYDIS_BRANCH_TYPE_SHORT && z->meta.branch_type != ZYDIS_BRANCH_TYPE_NEAR)
+            return RW_NONE;
+        if (is_relative_branch(z, op)) {
+            if (z->operand_width != 32)
+                return RW_NONE;
+            emit_exit(e, next + (uint32_t)op[0].imm.value.s, stubs);
+            return RW_ENDS_BLOCK;
+        }
+        if (!op32 || !emit_load_operand(e, &op[0]))
+            return RW_NONE;
+        emit_exit_reg(e, R_T32, stubs);
+        return RW_ENDS_BLOCK;
+    case ZYDIS_MNEMONIC_CALL:
+        if (z->meta.branch_type != ZYDIS_BRANCH_TYPE_NEAR || !op32)
+            return RW_NONE;
+        if (is_relative_branch(z, op)) {
+            emit_push(e, emit_imm(next));
+            emit_exit(e, next + (uint32_t)op[0].imm.value.s, stubs);
+            return RW_ENDS_BLOCK;
+        }
+        if (!emit_load_operand(e, &op[0]))
+            return RW_NONE;
+        emit_push(e, emit_imm(next));
+        emit_exit_reg(e, R_T32, stubs);
+        return RW_ENDS_BLOCK;
+    case ZYDIS_MNEMONIC_RET:
+        if (z->meta.branch_type != ZYDIS_BRANCH_TYPE_NEAR || !op32)
+            return RW_NONE;
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_EA32), emit_reg(R_ESP32));
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_T32), emit_mem(R_WINDOW, R_EA, 1, 0, 4));
+        emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_ESP32),
+              emit_mem(R_ESP64, ZYDIS_REGISTER_NONE, 0,
+                       4 + (z->operand_count_visible ? (int64_t)op[0].imm.value.u : 0), 8));
+        emit_exit_reg(e, R_T32, stubs);
+        return RW_ENDS_BLOCK;
+    case ZYDIS_MNEMONIC_PUSH:
+        if (!op32 || z->operand_count_visible != 1)
+            return RW_NONE;
+        if (op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+            emit_push(e, emit_imm((int32_t)op[0].imm.value.s));
+        } else {
+            if (!emit_load_operand(e, &op[0]))
+                return RW_NONE;
+            emit_push(e, emit_reg(R_T32));
+        }
+        return RW_CONTINUE;
+    case ZYDIS_MNEMONIC_POP:
+        if (!op32 || op[0].type != ZYDIS_OPERAND_TYPE_REGISTER || op[0].reg.value < ZYDIS_REGISTER_EAX ||
+            op[0].reg.value > ZYDIS_REGISTER_EDI)
+            return RW_NONE;
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_EA32), emit_reg(R_ESP32));
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_T32), emit_mem(R_WINDOW, R_EA, 1, 0, 4));
+        emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_ESP32), emit_mem(R_ESP64, ZYDIS_REGISTER_NONE, 0, 4, 8));
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(host_reg(op[0].reg.value)), emit_reg(R_T32));
+        return RW_CONTINUE;
+    default:
+        break;
+    }
+    /* Jcc rel: both edges leave the block. */
+    if (z->meta.category == ZYDIS_CATEGORY_COND_BR && is_relative_branch(z, op) &&
+        z->operand_width == 32 && z->mnemonic != ZYDIS_MNEMONIC_JCXZ &&
+        z->mnemonic != ZYDIS_MNEMONIC_JECXZ && z->mnemonic != ZYDIS_MNEMONIC_LOOP &&
+        z->mnemonic != ZYDIS_MNEMONIC_LOOPE && z->mnemonic != ZYDIS_MNEMONIC_LOOPNE) {
+        /* jcc taken ; exit(next) ; taken: exit(target).  The jcc is encoded
+         * first with a placeholder and patched once "taken" is known. */
+        tr_emit at = *e;
+        emit_branch(e, z->mnemonic, emit_rx_here(e));
+        emit_exit(e, next, stubs);
+        uintptr_t taken = emit_rx_here(e);
+        emit_exit(e, next + (uint32_t)op[0].imm.value.s, stubs);
+        if (e->failed)
+            return RW_NONE;
+        uint8_t *end = e->p;
+        *e = at;
+        emit_branch(e, z->mnemonic, taken);
+        e->p = end;
+        return e->failed ? RW_NONE : RW_ENDS_BLOCK;
+    }
+    return RW_NONE;
+}
+
+unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned avail, uint32_t eip,
+                      const tr_stubs *stubs, tr_stats *st)
+{
+    ZydisDecoder dec;
+    ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+    ZydisDecodedInstruction z;
+    ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+    unsigned n = 0, off = 0;
+    b->eip = eip;
+
+    while (n < TR_MAX_BLOCK_INSNS && off < avail) {
+        if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, code + off, avail - off, &z, op)))
+            break; /* undefined, or runs into the next page: the interpreter decides */
+        tr_emit before = *e;
+        b->side[n] = (tr_side){ .guest_off = (uint16_t)off, .host_off = (uint16_t)emit_size(e) };
+        enum rewrite rw = emit_rewrite(e, &z, op, eip + off, stubs);
+        if (rw == RW_NONE) {
+            *e = before;
+            if (!can_copy(&z, op) || !emit_copy(e, &z, op)) {
+                *e = before;
+                break;
+            }
+            st->insns_identical++;
+        } else {
+            st->insns_rewritten++;
+        }
+        if (e->failed) {
+            *e = before;
+            break;
+        }
+        n++;
+        off += z.length;
+        if (rw == RW_ENDS_BLOCK) {
+            b->ninsns = (uint16_t)n;
+            return n;
+        }
+    }
+    if (n > 0)
+        emit_exit(e, eip + off, stubs);
+    b->ninsns = (uint16_t)n;
+    return e->failed ? 0 : n;
+}

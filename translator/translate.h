@@ -1,0 +1,22 @@
+/*
+ * Translating one guest basic block (translator-internal).
+ */
+#ifndef BTVM_TRANSLATOR_TRANSLATE_H
+#define BTVM_TRANSLATOR_TRANSLATE_H
+
+#include <stdint.h>
+
+#include "translator/block.h"
+#include "translator/tr.h"
+
+/*
+ * Translate the block at guest eip, whose bytes start at code (host
+ * pointer) with avail bytes left in the guest page.  Emits into e and
+ * fills b (ninsns, side table).  Returns the number of guest
+ * instructions translated: 0 means the first instruction must go to the
+ * interpreter.
+ */
+unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned avail, uint32_t eip,
+                      const tr_stubs *stubs, tr_stats *st);
+
+#endif
