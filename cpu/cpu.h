@@ -169,6 +169,11 @@ typedef struct cpu_state {
     void (*apic_write_base)(void *opaque, uint64_t value);
     void *apic_opaque;
 
+    /* Told of every TLB flush (all, or the page at lin): the translator
+     * keeps its shadow windows in step with the software TLB. */
+    void (*tlb_hook)(void *opaque, bool all, uint32_t lin);
+    void *tlb_hook_opaque;
+
     /* The interrupt controller's acknowledge cycle: returns the vector. */
     int (*intr_ack)(void *opaque);
     void *intr_ack_opaque;

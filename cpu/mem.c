@@ -30,6 +30,8 @@ void cpu_tlb_flush(cpu_state *cpu, bool keep_global)
     else
         tlb_flush_all(&cpu->tlb);
     cpu->stats.tlb_flushes++;
+    if (cpu->tlb_hook)
+        cpu->tlb_hook(cpu->tlb_hook_opaque, true, 0);
 }
 
 void cpu_tlb_flush_page(cpu_state *cpu, uint32_t lin)
@@ -42,6 +44,8 @@ void cpu_tlb_flush_page(cpu_state *cpu, uint32_t lin)
             e->tag = 0;
     }
     tlb_flush_page(&cpu->tlb, lin);
+    if (cpu->tlb_hook)
+        cpu->tlb_hook(cpu->tlb_hook_opaque, false, lin);
 }
 
 static inline bool perm_ok(const tlb_entry *e, pg_access acc, bool user)

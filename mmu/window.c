@@ -7,17 +7,15 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Re-protect one page of the window when it becomes (or stops being) code. */
-static void on_code_change(void *opaque, uint32_t paddr, bool is_code)
+void window_protect_code(mmu_window *w, uint32_t paddr, bool is_code)
 {
-    mmu_window *w = opaque;
-    if (phys_find_region(w->pm, paddr))
+    if (paddr >= w->pm->ram_size || phys_find_region(w->pm, paddr))
         return; /* emulated, never mapped */
     if (mprotect(w->base + paddr, 0x1000, is_code ? PROT_READ : PROT_READ | PROT_WRITE) < 0)
         perror("btvm: window mprotect"); /* the page keeps its old protection */
 }
 
-int window_init_flat(mmu_window *w, phys_mem *pm)
+int window_init(mmu_window *w, phys_mem *pm)
 {
     memset(w, 0, sizeof(*w));
     w->pm = pm;
@@ -28,6 +26,31 @@ int window_init_flat(mmu_window *w, phys_mem *pm)
         return -1;
     w->reservation = r;
     w->base = w->reservation + WINDOW_GUARD;
+    return 0;
+}
+
+int window_clear(mmu_window *w)
+{
+    return window_unmap(w, 0, 0);
+}
+
+int window_unmap(mmu_window *w, uint32_t lin, uint32_t len)
+{
+    size_t n = len ? len : (size_t)1 << 32; /* 0: the whole window */
+    return mmap(w->base + lin, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                -1, 0) == MAP_FAILED ? -1 : 0;
+}
+
+int window_map(mmu_window *w, uint32_t lin, uint32_t frame, uint32_t len, bool writable)
+{
+    return mmap(w->base + lin, len, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
+                w->pm->memfd, frame) == MAP_FAILED ? -1 : 0;
+}
+
+int window_init_flat(mmu_window *w, phys_mem *pm)
+{
+    if (window_init(w, pm) < 0)
+        return -1;
     if (mmap(w->base, pm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, pm->memfd, 0) ==
         MAP_FAILED)
         goto fail;
@@ -44,8 +67,6 @@ int window_init_flat(mmu_window *w, phys_mem *pm)
     for (uint32_t p = 0; p < pm->ram_size; p += 0x1000)
         if (phys_is_code(pm, p) && !phys_find_region(pm, p))
             mprotect(w->base + p, 0x1000, PROT_READ);
-    pm->code_hook = on_code_change;
-    pm->code_hook_opaque = w;
     return 0;
 fail:;
     int e = errno;
@@ -57,10 +78,6 @@ fail:;
 
 void window_destroy(mmu_window *w)
 {
-    if (w->pm && w->pm->code_hook_opaque == w) {
-        w->pm->code_hook = NULL;
-        w->pm->code_hook_opaque = NULL;
-    }
     if (w->reservation)
         munmap(w->reservation, w->reservation_size);
     memset(w, 0, sizeof(*w));

@@ -31,9 +31,20 @@ typedef struct mmu_window {
     phys_mem *pm;
 } mmu_window;
 
-/* 0, or -1 with errno set.  Installs pm's code hook. */
+/* An empty window: the whole 4 GiB and its guards unmapped.  0 or -1/errno. */
+int window_init(mmu_window *w, phys_mem *pm);
+/* The flat window: all of RAM mapped at its physical addresses. */
 int window_init_flat(mmu_window *w, phys_mem *pm);
 void window_destroy(mmu_window *w);
+
+/* Drop every mapping (one system call).  0 or -1. */
+int window_clear(mmu_window *w);
+/* Drop the mappings of [lin, lin + len). */
+int window_unmap(mmu_window *w, uint32_t lin, uint32_t len);
+/* Map len bytes of guest RAM from frame at lin; 0 or -1. */
+int window_map(mmu_window *w, uint32_t lin, uint32_t frame, uint32_t len, bool writable);
+/* Flat windows: a page became code (read-only) or stopped being code. */
+void window_protect_code(mmu_window *w, uint32_t paddr, bool is_code);
 
 /* Is a host address inside the window (guards included)? */
 static inline bool window_contains(const mmu_window *w, uintptr_t addr)

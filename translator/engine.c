@@ -18,9 +18,12 @@
  * or doing an MMIO access, or a write to a page holding translations
  * (which invalidates them) — and translated execution resumes.
  *
- * Covered for now: 32-bit flat protected mode without paging (the window
- * is the physical address space).  Paged guests run on the interpreter
- * until shadow paging lands; every such step is counted.
+ * Covered: 32-bit protected mode with flat CS/DS/ES/SS, with or without
+ * paging.  Without paging, blocks run in the flat window (guest RAM at its
+ * physical addresses); with paging, in the shadow windows of mmu/shadow.h
+ * — a host fault there is first a shadow miss, filled in the signal
+ * handler and retried, and only becomes a guest event when the guest's
+ * tables refuse the access or it must be emulated.
  */
 #define _GNU_SOURCE
 #include "translator/tr.h"
@@ -33,6 +36,8 @@
 #include <ucontext.h>
 
 #include "cpu/interp.h"
+#include "mmu/paging.h"
+#include "mmu/shadow.h"
 #include "mmu/window.h"
 #include "translator/block.h"
 #include "translator/codecache.h"
@@ -50,7 +55,14 @@ struct tr_engine {
     cpu_state *cpu;
     tr_codecache cc;
     tr_stubs stubs;
-    mmu_window window;
+    mmu_window window;    /* flat: guest RAM at physical addresses, for PG=0 */
+    shadow_space shadow;  /* shadow windows, for PG=1 */
+    mmu_window *cur;      /* the window the running block uses */
+    int cur_shadow;       /* its shadow index, or -1 for the flat window */
+
+    /* Linear to physical for instruction fetch under paging, kept in step
+     * with the CPU's TLB through its flush hook. */
+    struct { uint32_t tag, frame; } fetch[256];
     tr_block *hash[1u << HASH_BITS];
     tr_block *blocks;     /* pool, in code-cache order */
     unsigned nblocks;
@@ -166,6 +178,15 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
     while (i + 1 < b->ninsns && b->side[i + 1].host_off <= off)
         i++;
     cpu_state *cpu = t->cpu;
+    uintptr_t addr = (uintptr_t)si->si_addr;
+    if (sig == SIGSEGV && t->cur_shadow >= 0 && addr - (uintptr_t)t->cur->base < (1ull << 32)) {
+        /* A shadow miss: fill it from the guest tables and retry. */
+        pg_control pc = { cpu->cr0, cpu->cr3, cpu->cr4 };
+        bool write = g[REG_ERR] & 2;
+        if (shadow_fill(&t->shadow, &pc, t->cur_shadow, (uint32_t)(addr - (uintptr_t)t->cur->base),
+                        write) == SHADOW_MAPPED)
+            return;
+    }
     static const int greg_of[8] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX,
                                     REG_R12, REG_RBP, REG_RSI, REG_RDI };
     for (int r = 0; r < 8; r++)
@@ -173,7 +194,7 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
     cpu->eflags = (cpu->eflags & ~FL_ARITH) | ((uint32_t)g[REG_EFL] & FL_ARITH);
     cpu->eip = b->eip + b->side[i].guest_off;
     cpu->stats.instructions += i;
-    t->trap_addr = (uintptr_t)si->si_addr;
+    t->trap_addr = addr;
     t->trap_sig = sig;
     t->in_code = 0;
     siglongjmp(t->trap_jmp, 1);
@@ -214,10 +235,55 @@ static void flush_all(tr_engine *t)
     t->stats.cache_flushes++;
 }
 
-static tr_block *translate(tr_engine *t, uint32_t eip)
+/* The physical address of the code at eip, or false when the fetch would
+ * fault (the interpreter then raises the #PF). */
+static bool fetch_paddr(tr_engine *t, uint32_t eip, uint32_t *paddr)
+{
+    cpu_state *cpu = t->cpu;
+    if (!(cpu->cr0 & CR0_PG)) {
+        *paddr = eip;
+        return true;
+    }
+    unsigned i = (eip >> 12) & 255;
+    uint32_t tag = (eip & ~0xfffu) | (cpu->cpl == 3 ? 2 : 0) | 1;
+    if (t->fetch[i].tag != tag) {
+        pg_control pc = { cpu->cr0, cpu->cr3, cpu->cr4 };
+        pg_translation tr;
+        uint32_t pfec;
+        if (!pg_walk(cpu->mem, &pc, eip, PG_FETCH, cpu->cpl == 3, &tr, &pfec))
+            return false;
+        t->fetch[i].tag = tag;
+        t->fetch[i].frame = tr.paddr & ~0xfffu & cpu->mem->a20_mask;
+    }
+    *paddr = t->fetch[i].frame | (eip & 0xfff);
+    return true;
+}
+
+/* The CPU flushed its TLB: the shadow windows and the fetch cache follow. */
+static void on_tlb_flush(void *opaque, bool all, uint32_t lin)
+{
+    tr_engine *t = opaque;
+    if (all) {
+        memset(t->fetch, 0, sizeof(t->fetch));
+        shadow_wipe(&t->shadow);
+    } else {
+        t->fetch[(lin >> 12) & 255].tag = 0;
+        shadow_invlpg(&t->shadow, lin);
+    }
+}
+
+/* A frame became code (or stopped being code): writes to it must trap. */
+static void on_code_change(void *opaque, uint32_t paddr, bool is_code)
+{
+    tr_engine *t = opaque;
+    window_protect_code(&t->window, paddr, is_code);
+    if (is_code)
+        shadow_frame_became_code(&t->shadow, paddr);
+}
+
+static tr_block *translate(tr_engine *t, uint32_t eip, uint32_t paddr)
 {
     phys_mem *pm = t->cpu->mem;
-    uint32_t paddr = eip; /* no paging: linear = physical */
     if (paddr >= pm->ram_size || phys_find_region(pm, paddr))
         return NULL;
     if (t->nblocks == MAX_BLOCKS || !tr_codecache_reserve(&t->cc, MAX_BLOCK_HOST_BYTES))
@@ -245,11 +311,11 @@ static tr_block *translate(tr_engine *t, uint32_t eip)
     return b;
 }
 
-static tr_block *lookup(tr_engine *t, uint32_t eip)
+static tr_block *lookup(tr_engine *t, uint32_t eip, uint32_t paddr)
 {
-    uint32_t gen = phys_page_generation(t->cpu->mem, eip);
-    for (tr_block *b = t->hash[hash_of(eip)]; b; b = b->next)
-        if (b->paddr == eip && b->gen == gen)
+    uint32_t gen = phys_page_generation(t->cpu->mem, paddr);
+    for (tr_block *b = t->hash[hash_of(paddr)]; b; b = b->next)
+        if (b->paddr == paddr && b->eip == eip && b->gen == gen)
             return b;
     return NULL;
 }
@@ -263,7 +329,7 @@ static bool flat(const cpu_segment *s)
 
 static bool translatable(const cpu_state *cpu)
 {
-    return (cpu->cr0 & (CR0_PE | CR0_PG)) == CR0_PE && !(cpu->eflags & (FL_VM | FL_TF)) &&
+    return (cpu->cr0 & CR0_PE) && !(cpu->eflags & (FL_VM | FL_TF)) && !(cpu->cr4 & CR4_PAE) &&
            cpu->code32 && cpu->stack32 && cpu->run_state == CPU_RUNNING &&
            cpu->mem->a20_mask == ~0u && flat(&cpu->seg[S_CS]) && flat(&cpu->seg[S_SS]) &&
            flat(&cpu->seg[S_DS]) && flat(&cpu->seg[S_ES]) &&
@@ -294,8 +360,12 @@ static void handle_trap(tr_engine *t)
 {
     t->stats.traps++;
     uintptr_t a = t->trap_addr;
-    if (t->trap_sig == SIGSEGV && a - (uintptr_t)t->window.base < (1ull << 32)) {
-        uint32_t paddr = (uint32_t)(a - (uintptr_t)t->window.base);
+    if (t->trap_sig == SIGSEGV && a - (uintptr_t)t->cur->base < (1ull << 32)) {
+        uint32_t lin = (uint32_t)(a - (uintptr_t)t->cur->base), paddr = lin;
+        if (t->cur_shadow >= 0) {
+            uint32_t f = t->shadow.frame_of[t->cur_shadow][lin >> 12];
+            paddr = f ? ((f - 1) << 12) | (lin & 0xfff) : 0xffffffffu;
+        }
         if (phys_is_code(t->cpu->mem, paddr)) {
             /* A write to a page holding translations: drop them and make
              * the page writable again (it is marked anew if code is
@@ -332,17 +402,28 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
                 return why;
             continue;
         }
-        tr_block *b = lookup(t, cpu->eip);
-        if (!b)
-            b = translate(t, cpu->eip);
+        uint32_t paddr;
+        tr_block *b = NULL;
+        if (fetch_paddr(t, cpu->eip, &paddr)) {
+            b = lookup(t, cpu->eip, paddr);
+            if (!b)
+                b = translate(t, cpu->eip, paddr);
+        }
         if (!b) {
             if (!interp_step(t, &why))
                 return why;
             continue;
         }
+        if (cpu->cr0 & CR0_PG) {
+            t->cur_shadow = cpu->cpl == 3 ? SHADOW_USER : SHADOW_SUPERVISOR;
+            t->cur = &t->shadow.win[t->cur_shadow];
+        } else {
+            t->cur_shadow = -1;
+            t->cur = &t->window;
+        }
         t->stats.block_runs++;
         t->in_code = 1;
-        ((tr_enter_fn)t->stubs.enter)(cpu, t->window.base, b->code);
+        ((tr_enter_fn)t->stubs.enter)(cpu, t->cur->base, b->code);
         t->in_code = 0;
         cpu->stats.instructions += b->ninsns;
         cpu->inhibit_irq = false; /* the shadow covered the block's first instruction */
@@ -363,10 +444,16 @@ tr_engine *tr_new(cpu_state *cpu, char *err, size_t errlen)
         snprintf(err, errlen, "translator: cannot allocate the code cache: %s", strerror(errno));
         goto fail;
     }
-    if (window_init_flat(&t->window, cpu->mem) < 0) {
-        snprintf(err, errlen, "translator: cannot reserve the guest window: %s", strerror(errno));
+    if (window_init_flat(&t->window, cpu->mem) < 0 || shadow_init(&t->shadow, cpu->mem) < 0) {
+        snprintf(err, errlen, "translator: cannot reserve the guest windows: %s", strerror(errno));
         goto fail;
     }
+    t->cur = &t->window;
+    t->cur_shadow = -1;
+    cpu->mem->code_hook = on_code_change;
+    cpu->mem->code_hook_opaque = t;
+    cpu->tlb_hook = on_tlb_flush;
+    cpu->tlb_hook_opaque = t;
     if (emit_trampolines(t) < 0) {
         snprintf(err, errlen, "translator: cannot encode the trampolines");
         goto fail;
@@ -393,6 +480,15 @@ void tr_free(tr_engine *t)
         sigaltstack(&t->old_altstack, NULL);
         free(t->altstack);
     }
+    if (t->cpu->mem->code_hook_opaque == t) {
+        t->cpu->mem->code_hook = NULL;
+        t->cpu->mem->code_hook_opaque = NULL;
+    }
+    if (t->cpu->tlb_hook_opaque == t) {
+        t->cpu->tlb_hook = NULL;
+        t->cpu->tlb_hook_opaque = NULL;
+    }
+    shadow_destroy(&t->shadow);
     window_destroy(&t->window);
     tr_codecache_destroy(&t->cc);
     free(t->blocks);
@@ -419,4 +515,11 @@ void tr_print_stats(const tr_engine *t, FILE *out)
             (unsigned long long)s->traps, (unsigned long long)s->traps_code_write);
     fprintf(out, "  code invalidations  %llu\n", (unsigned long long)s->invalidations);
     fprintf(out, "  code cache flushes  %llu\n", (unsigned long long)s->cache_flushes);
+    const shadow_stats *ss = &t->shadow.stats;
+    fprintf(out, "  shadow fills        %llu (%llu pages, %llu as 4 MiB)\n",
+            (unsigned long long)ss->fills, (unsigned long long)ss->fill_pages,
+            (unsigned long long)ss->large_fills);
+    fprintf(out, "  shadow wipes        %llu, invlpg %llu, code downgrades %llu, emulated %llu\n",
+            (unsigned long long)ss->wipes, (unsigned long long)ss->invlpgs,
+            (unsigned long long)ss->downgrades, (unsigned long long)ss->emulated);
 }

@@ -1,0 +1,72 @@
+/*
+ * Shadow paging: the host MMU walks the guest's page tables' effect.
+ *
+ * A paged guest gets two windows (window.h): one for CPL 0-2 that maps
+ * every page the guest maps, one for CPL 3 that maps only user pages.
+ * A window behaves as a TLB: a host fault in it is a miss, filled from
+ * the guest page tables (setting A, and D on writes: a clean page is
+ * mapped read-only until its first write); INVLPG drops one page; a CR3
+ * write or a change of CR0.PG/WP or CR4.PSE/PGE drops everything.  Like
+ * a TLB, a window may keep a translation after the guest edits a PTE,
+ * until the guest invalidates it (SDM Vol. 3A §4.10.4) — so page-table
+ * pages need no write tracing.
+ *
+ * A guest 4 MiB page is mapped with one mmap.  Frames holding translated
+ * code are mapped read-only in every window (a reverse map finds the
+ * writable mappings of a frame when it becomes code).  MMIO and
+ * unbacked frames are never mapped: those accesses are emulated.
+ */
+#ifndef BTVM_MMU_SHADOW_H
+#define BTVM_MMU_SHADOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mmu/paging.h"
+#include "mmu/window.h"
+
+enum { SHADOW_SUPERVISOR = 0, SHADOW_USER = 1 };
+
+typedef struct shadow_rmap {
+    uint32_t lin_page;   /* linear page number */
+    uint8_t win;
+    int32_t next;        /* next record of the same frame, or -1 */
+} shadow_rmap;
+
+typedef struct shadow_stats {
+    uint64_t fills, fill_pages, large_fills, wipes, invlpgs, downgrades, emulated;
+} shadow_stats;
+
+typedef struct shadow_space {
+    phys_mem *pm;
+    mmu_window win[2];
+    uint32_t *frame_of[2];   /* per linear page: mapped frame + 1, 0 = unmapped */
+    bool *writable[2];       /* per linear page: mapped writable */
+    uint8_t large[2][1024];  /* per 4 MiB region: filled as one large page */
+    int32_t *rmap_head;      /* per RAM frame: writable mappings of it */
+    shadow_rmap *rmap;
+    uint32_t rmap_used, rmap_cap;
+    uint32_t mapped;         /* pages mapped, for the VMA budget */
+    shadow_stats stats;
+} shadow_space;
+
+enum shadow_fill {
+    SHADOW_MAPPED,       /* retry the access */
+    SHADOW_GUEST_FAULT,  /* the guest tables refuse: a #PF for the guest */
+    SHADOW_EMULATE,      /* MMIO, unbacked, or a write to a code frame */
+};
+
+int shadow_init(shadow_space *s, phys_mem *pm);
+void shadow_destroy(shadow_space *s);
+
+/* Fill the page holding lin in window win after a host fault. */
+enum shadow_fill shadow_fill(shadow_space *s, const pg_control *pc, int win, uint32_t lin,
+                             bool write);
+/* Forget everything (CR3 write, paging mode changes). */
+void shadow_wipe(shadow_space *s);
+/* INVLPG. */
+void shadow_invlpg(shadow_space *s, uint32_t lin);
+/* A frame became code: no window may keep it writable. */
+void shadow_frame_became_code(shadow_space *s, uint32_t paddr);
+
+#endif
