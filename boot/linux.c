@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "boot/acpi.h"
 #include "cpu/mem.h"
 #include "cpu/seg.h"
 
@@ -73,6 +74,7 @@
 
 /* Outside the setup header (zero-page.rst). */
 #define BP_EXT_MEM_K      0x002     /* screen_info.ext_mem_k, u16: KiB above 1 MiB (max 64 MiB) */
+#define BP_ACPI_RSDP_ADDR 0x070     /* u64 (2.14+): where the RSDP is */
 #define BP_ALT_MEM_K      0x1e0     /* u32: KiB above 1 MiB */
 #define BP_E820_ENTRIES   0x1e8     /* u8 */
 #define BP_E820_TABLE     0x2d0     /* 128 x {u64 addr, u64 size, u32 type} */
@@ -418,6 +420,10 @@ int linux_load(cpu_state *cpu, phys_mem *mem, const boot_params *p, char *err, s
     put_e820(bp, &n, 0xf0000, 0x100000 - 0xf0000, E820_RESERVED); /* BIOS ROM */
     put_e820(bp, &n, MiB, ram - MiB, E820_RAM);
     bp[BP_E820_ENTRIES] = (uint8_t)n;
+
+    /* ACPI tables for power off (boot/acpi.c); the kernel also finds the
+     * RSDP by scanning the BIOS area, but the zero page field saves it. */
+    wr64(bp + BP_ACPI_RSDP_ADDR, acpi_build_tables(mem));
 
     memset(mem->ram + GDT_ADDR, 0, 0x100);
     phys_copy_to(mem, ZERO_PAGE_ADDR, bp, BP_SIZE);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "devices/acpi_pm.h"
 #include "devices/debugexit.h"
 #include "devices/i8042.h"
 #include "devices/pci.h"
@@ -30,6 +31,8 @@ static const struct pc_slot {
     { "isa-serial", { .name = "com1", .port = 0x3f8, .irq = 4, .index = 0 } },
     { "isa-serial", { .name = "com2", .port = 0x2f8, .irq = 3, .index = 1 } },
     { "isa-debug-exit", { .name = "debugexit", .port = 0xf4, .irq = -1 } },
+    /* ACPI power off; boot/acpi.c puts these ports and SCI IRQ 9 in the FADT */
+    { "acpi-pm", { .name = "acpi-pm", .port = ACPI_PM_BASE, .irq = 9 } },
     { NULL, { 0 } },
 };
 
@@ -44,6 +47,7 @@ static const device_type *const known_types[] = {
     &i8042_type,
     &port92_type,
     &pci_type,
+    &acpi_pm_type,
     NULL,
 };
 
