@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,15 @@
 /* Instructions per slice: at ~10 M instructions/s a slice is well under a
  * millisecond, so timers fire late by less than the PIT's 1 ms tick. */
 #define SLICE_INSNS 4096
+
+/* SIGINT/SIGTERM end the run cleanly (terminal restored, statistics
+ * printed): the handler only records the signal; the main loop acts. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
 
 static void wire_intr(void *opaque, int pin, int level)
 {
@@ -126,6 +136,10 @@ int machine_run(machine *m)
 {
     cpu_state *cpu = &m->cpu;
     m->start_ns = vclock_now(&m->clock);
+    struct sigaction sa = { .sa_handler = on_stop_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     for (;;) {
         enum cpu_exit why = m->tr ? tr_exec(m->tr, SLICE_INSNS) : cpu_exec(cpu, SLICE_INSNS);
         vclock_run(&m->clock);
@@ -133,6 +147,10 @@ int machine_run(machine *m)
 
         if (m->board.exit_requested)
             return m->board.exit_status;
+        if (stop_signal) {
+            fprintf(stderr, "\r\nbtvm: terminated by signal %d\n", (int)stop_signal);
+            return 128 + stop_signal;
+        }
         if (m->con.quit) {
             fprintf(stderr, "\r\nbtvm: terminated by Ctrl-A X\n");
             return 0;

@@ -145,14 +145,19 @@ static int emit_trampolines(tr_engine *t)
 
 static tr_block *block_at_rip(tr_engine *t, uintptr_t rip)
 {
+    /* Blocks are allocated in code-cache order; empty ones have no code. */
     unsigned lo = 0, hi = t->nblocks;
     while (lo < hi) { /* last block whose code starts at or below rip */
         unsigned mid = (lo + hi) / 2;
-        if ((uintptr_t)t->blocks[mid].code <= rip)
+        const tr_block *m = &t->blocks[mid];
+        uintptr_t start = m->code ? (uintptr_t)m->code : 0;
+        if (start <= rip)
             lo = mid + 1;
         else
             hi = mid;
     }
+    while (lo > 0 && !t->blocks[lo - 1].code)
+        lo--;
     if (lo == 0)
         return NULL;
     tr_block *b = &t->blocks[lo - 1];
@@ -297,11 +302,14 @@ static tr_block *translate(tr_engine *t, uint32_t eip, uint32_t paddr)
     phys_mark_code(pm, paddr);
     b->gen = phys_page_generation(pm, paddr);
     unsigned avail = 0x1000 - (paddr & 0xfff);
-    if (tr_translate(b, &e, pm->ram + paddr, avail, eip, &t->stubs, &t->stats) == 0)
-        return NULL;
+    ZydisMnemonic stop = ZYDIS_MNEMONIC_INVALID;
+    unsigned n = tr_translate(b, &e, pm->ram + paddr, avail, eip, &t->stubs, &stop, &t->stats);
+    t->stats.blocks_ended_by[stop & 2047]++;
     b->paddr = paddr;
-    b->code = tr_exec_addr(&t->cc, at);
-    b->code_len = (uint32_t)emit_size(&e);
+    /* A block of no instructions remembers that the interpreter must run
+     * the first one, so it is not retranslated at every visit. */
+    b->code = n ? tr_exec_addr(&t->cc, at) : NULL;
+    b->code_len = n ? (uint32_t)emit_size(&e) : 0;
     tr_codecache_commit(&t->cc, b->code_len);
     unsigned h = hash_of(paddr);
     b->next = t->hash[h];
@@ -409,7 +417,7 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
             if (!b)
                 b = translate(t, cpu->eip, paddr);
         }
-        if (!b) {
+        if (!b || !b->ninsns) {
             if (!interp_step(t, &why))
                 return why;
             continue;
@@ -515,6 +523,23 @@ void tr_print_stats(const tr_engine *t, FILE *out)
             (unsigned long long)s->traps, (unsigned long long)s->traps_code_write);
     fprintf(out, "  code invalidations  %llu\n", (unsigned long long)s->invalidations);
     fprintf(out, "  code cache flushes  %llu\n", (unsigned long long)s->cache_flushes);
+    /* The six instructions translations stop at most often (not
+     * counting control flow, which ends blocks by design). */
+    unsigned top[6] = { 0 }; /* 0 (INVALID) counts blocks ended by a branch: left out */
+    for (unsigned m = 1; m < 2048; m++) {
+        for (int k = 0; k < 6; k++) {
+            if (s->blocks_ended_by[m] > (top[k] ? s->blocks_ended_by[top[k]] : 0)) {
+                memmove(&top[k + 1], &top[k], (5 - k) * sizeof(top[0]));
+                top[k] = m;
+                break;
+            }
+        }
+    }
+    fprintf(out, "  blocks stop at     ");
+    for (int k = 0; k < 6 && top[k]; k++)
+        fprintf(out, " %s:%llu", ZydisMnemonicGetString((ZydisMnemonic)top[k]),
+                (unsigned long long)s->blocks_ended_by[top[k]]);
+    fprintf(out, "\n");
     const shadow_stats *ss = &t->shadow.stats;
     fprintf(out, "  shadow fills        %llu (%llu pages, %llu as 4 MiB)\n",
             (unsigned long long)ss->fills, (unsigned long long)ss->fill_pages,

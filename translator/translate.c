@@ -171,7 +171,11 @@ static bool can_copy(const ZydisDecodedInstruction *z, const ZydisDecodedOperand
         const ZydisDecodedOperand *o = &op[i];
         bool hidden = i >= z->operand_count_visible;
         if (o->type == ZYDIS_OPERAND_TYPE_MEMORY) {
-            if (hidden || o->mem.type != ZYDIS_MEMOP_TYPE_MEM || !flat_segment(o->mem.segment))
+            if (hidden || !flat_segment(o->mem.segment))
+                return false;
+            if (o->mem.type == ZYDIS_MEMOP_TYPE_AGEN && z->mnemonic == ZYDIS_MNEMONIC_LEA)
+                continue; /* address arithmetic only */
+            if (o->mem.type != ZYDIS_MEMOP_TYPE_MEM)
                 return false;
             mems++;
         } else if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
@@ -205,6 +209,7 @@ static bool emit_copy(tr_emit *e, const ZydisDecodedInstruction *z, const ZydisD
                 o->mem.base = host64(op[i].mem.base);
                 o->mem.index = host64(op[i].mem.index);
                 o->mem.displacement = (int32_t)op[i].mem.disp.value;
+                o->mem.size = 8; /* Zydis sizes LEA's operand by the address width */
                 if (o->mem.base == TR_NO_HOST_REG || o->mem.index == TR_NO_HOST_REG)
                     return false;
             } else {
@@ -314,7 +319,7 @@ static enum rewrite emit_rewrite(tr_emit *e, const ZydisDecodedInstruction *z,
 }
 
 unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned avail, uint32_t eip,
-                      const tr_stubs *stubs, tr_stats *st)
+                      const tr_stubs *stubs, ZydisMnemonic *stop, tr_stats *st)
 {
     ZydisDecoder dec;
     ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
@@ -333,6 +338,7 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
             *e = before;
             if (!can_copy(&z, op) || !emit_copy(e, &z, op)) {
                 *e = before;
+                *stop = z.mnemonic;
                 break;
             }
             st->insns_identical++;

@@ -14,9 +14,11 @@
  * pointer) with avail bytes left in the guest page.  Emits into e and
  * fills b (ninsns, side table).  Returns the number of guest
  * instructions translated: 0 means the first instruction must go to the
- * interpreter.
+ * interpreter.  *stop names the instruction the block stopped before
+ * (ZYDIS_MNEMONIC_INVALID when it ended at a branch, the page end or the
+ * size limit).
  */
 unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned avail, uint32_t eip,
-                      const tr_stubs *stubs, tr_stats *st);
+                      const tr_stubs *stubs, ZydisMnemonic *stop, tr_stats *st);
 
 #endif
