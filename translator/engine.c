@@ -145,19 +145,17 @@ static int emit_trampolines(tr_engine *t)
 
 static tr_block *block_at_rip(tr_engine *t, uintptr_t rip)
 {
-    /* Blocks are allocated in code-cache order; empty ones have no code. */
+    /* Blocks are allocated in code-cache order (an empty block sits, with
+     * no length, where the next one starts), so their start addresses
+     * never decrease: find the last one starting at or below rip. */
     unsigned lo = 0, hi = t->nblocks;
-    while (lo < hi) { /* last block whose code starts at or below rip */
+    while (lo < hi) {
         unsigned mid = (lo + hi) / 2;
-        const tr_block *m = &t->blocks[mid];
-        uintptr_t start = m->code ? (uintptr_t)m->code : 0;
-        if (start <= rip)
+        if ((uintptr_t)t->blocks[mid].code <= rip)
             lo = mid + 1;
         else
             hi = mid;
     }
-    while (lo > 0 && !t->blocks[lo - 1].code)
-        lo--;
     if (lo == 0)
         return NULL;
     tr_block *b = &t->blocks[lo - 1];
@@ -308,7 +306,7 @@ static tr_block *translate(tr_engine *t, uint32_t eip, uint32_t paddr)
     b->paddr = paddr;
     /* A block of no instructions remembers that the interpreter must run
      * the first one, so it is not retranslated at every visit. */
-    b->code = n ? tr_exec_addr(&t->cc, at) : NULL;
+    b->code = tr_exec_addr(&t->cc, at);
     b->code_len = n ? (uint32_t)emit_size(&e) : 0;
     tr_codecache_commit(&t->cc, b->code_len);
     unsigned h = hash_of(paddr);
