@@ -10,12 +10,12 @@
 #   - every check of the test /init (guests/linux/init-test) reported ok
 #     and it printed "LINUXTEST PASS",
 #   - the kernel log has no Oops, BUG:, WARNING: or Call Trace.
-# LINUX_TIMEOUT (seconds, default 600) bounds the run.
+# LINUX_TIMEOUT (seconds, default 1700) bounds the run.
 set -u
 btvm=$1
 images=$2
 shift 2
-timeout=${LINUX_TIMEOUT:-600}
+timeout=${LINUX_TIMEOUT:-1700}
 for f in vmlinuz initrd-test.gz; do
     if [ ! -s "$images/$f" ]; then
         echo "run-linux-test: $images/$f is missing: run guests/linux/build-guest.sh" \
