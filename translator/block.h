@@ -23,6 +23,15 @@ typedef struct tr_side {
     uint16_t host_off;   /* from the block's first host byte */
 } tr_side;
 
+#define TR_MAX_EXITS 2
+
+/* A direct exit: its jmp rel32 can be patched to go straight to the
+ * target block (chaining). */
+typedef struct tr_exit_slot {
+    uint16_t patch_off;  /* offset of the rel32 field from the block's code */
+    uint32_t target;     /* guest EIP the exit leads to */
+} tr_exit_slot;
+
 typedef struct tr_block {
     uint32_t paddr;      /* guest physical address of the first byte */
     uint32_t eip;        /* guest EIP of the first byte */
@@ -30,6 +39,8 @@ typedef struct tr_block {
     uint16_t ninsns;
     uint8_t *code;       /* executable view */
     uint32_t code_len;
+    uint8_t nexits;
+    tr_exit_slot exits[TR_MAX_EXITS];
     tr_side side[TR_MAX_BLOCK_INSNS];
     struct tr_block *next;
 } tr_block;
@@ -38,6 +49,7 @@ typedef struct tr_block {
 typedef struct tr_stubs {
     uintptr_t enter;     /* void enter(cpu_state *, uint8_t *window, void *code) */
     uintptr_t exit;      /* blocks jump here after storing the next guest EIP */
+    uintptr_t poll;      /* the poll page every block probes first */
 } tr_stubs;
 
 #endif

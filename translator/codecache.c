@@ -20,8 +20,17 @@ int tr_codecache_init(tr_codecache *cc, size_t size)
     cc->rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, cc->fd, 0);
     if (cc->rw == MAP_FAILED)
         goto fail;
-    cc->rx = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED, cc->fd, 0);
-    if (cc->rx == MAP_FAILED) {
+    uint8_t *res = mmap(NULL, size + 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                        -1, 0);
+    if (res == MAP_FAILED) {
+        munmap(cc->rw, size);
+        goto fail;
+    }
+    cc->poll = res;
+    cc->rx = res + 4096;
+    if (mmap(cc->poll, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED ||
+        mmap(cc->rx, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, cc->fd, 0) == MAP_FAILED) {
+        munmap(res, size + 4096);
         munmap(cc->rw, size);
         goto fail;
     }
@@ -39,8 +48,8 @@ void tr_codecache_destroy(tr_codecache *cc)
 {
     if (cc->rw && cc->rw != MAP_FAILED)
         munmap(cc->rw, cc->size);
-    if (cc->rx && cc->rx != MAP_FAILED)
-        munmap(cc->rx, cc->size);
+    if (cc->poll)
+        munmap(cc->poll, cc->size + 4096);
     if (cc->fd >= 0)
         close(cc->fd);
     memset(cc, 0, sizeof(*cc));

@@ -5,6 +5,10 @@
  * an executable view the CPU runs — so no page is ever writable and
  * executable at once (DESIGN.md "Code cache").  Allocation is a bump
  * pointer; when the cache is full it is flushed whole.
+ *
+ * The page just below the executable view is the poll page: every block
+ * starts by reading it (RIP-relative, no flags touched), and making it
+ * inaccessible stops translated code at the next block boundary.
  */
 #ifndef BTVM_TRANSLATOR_CODECACHE_H
 #define BTVM_TRANSLATOR_CODECACHE_H
@@ -14,6 +18,7 @@
 
 typedef struct tr_codecache {
     int fd;
+    uint8_t *poll;      /* the poll page, just below the executable view */
     uint8_t *rw;        /* writable view */
     uint8_t *rx;        /* executable view, same bytes */
     size_t size;

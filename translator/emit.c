@@ -82,3 +82,26 @@ bool emit_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx)
     e->p += len;
     return true;
 }
+
+bool emit_poll_probe(tr_emit *e, uintptr_t poll_rx)
+{
+    /* REX.R (r9) 8A /r, ModRM 00 001 101 = [rip + disp32]: Zydis' encoder
+     * wants RIP-relative operands as displacements, so this one is spelt
+     * out. */
+    if (e->failed || e->end - e->p < 7) {
+        e->failed = true;
+        return false;
+    }
+    int64_t disp = (int64_t)poll_rx - (int64_t)(emit_rx_here(e) + 7);
+    if (disp < INT32_MIN || disp > INT32_MAX) {
+        e->failed = true;
+        return false;
+    }
+    int32_t d = (int32_t)disp;
+    e->p[0] = 0x44;
+    e->p[1] = 0x8a;
+    e->p[2] = 0x0d;
+    memcpy(e->p + 3, &d, 4);
+    e->p += 7;
+    return true;
+}

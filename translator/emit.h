@@ -57,6 +57,9 @@ static inline bool emit2(tr_emit *e, ZydisMnemonic m, ZydisEncoderOperand a, Zyd
     return emit_insn(e, m, 2, ops);
 }
 
+/* mov r9b, [rip + to poll]: the block-entry probe of the poll page. */
+bool emit_poll_probe(tr_emit *e, uintptr_t poll_rx);
+
 /* jmp/jcc with a 32-bit displacement to an absolute executable address. */
 bool emit_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx);
 

@@ -29,6 +29,9 @@
 #include "translator/tr.h"
 
 #include <errno.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -48,6 +51,8 @@
 #define HASH_BITS 16
 #define MAX_BLOCKS (1u << 17)
 #define MAX_BLOCK_HOST_BYTES 4096
+#define TR_KICK_NS 1000000 /* 1 ms, the PIT's usual tick */
+#define TR_KICK_SIGNAL (SIGRTMIN + 2)
 
 typedef void (*tr_enter_fn)(cpu_state *cpu, uint8_t *window, const uint8_t *code);
 
@@ -68,12 +73,19 @@ struct tr_engine {
     unsigned nblocks;
     tr_stats stats;
 
+    /* Stop requests: a host timer kicks translated code out every
+     * TR_KICK_NS by blocking the poll page, so chained loops return to the
+     * main loop (timers, devices, console) as the interpreter does. */
+    timer_t kick_timer;
+    bool have_timer;
+    volatile sig_atomic_t poll_blocked;
+
     /* The signal path. */
     sigjmp_buf trap_jmp;
     volatile sig_atomic_t in_code;
     volatile uintptr_t trap_addr;
     volatile int trap_sig;
-    struct sigaction old_segv, old_bus, old_fpe, old_ill;
+    struct sigaction old_segv, old_bus, old_fpe, old_ill, old_kick;
     stack_t old_altstack;
     void *altstack;
 };
@@ -134,6 +146,7 @@ static int emit_trampolines(tr_engine *t)
         emit1(&e, ZYDIS_MNEMONIC_POP, emit_reg(callee_saved[i]));
     emit0(&e, ZYDIS_MNEMONIC_RET);
 
+    t->stubs.poll = (uintptr_t)t->cc.poll;
     if (e.failed)
         return -1;
     tr_codecache_commit(&t->cc, emit_size(&e));
@@ -203,6 +216,19 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
     siglongjmp(t->trap_jmp, 1);
 }
 
+/* The kick timer: ask translated code to stop at the next block entry. */
+static void on_kick(int sig)
+{
+    (void)sig;
+    tr_engine *t = tls_engine;
+    if (!t)
+        return;
+    t->cpu->exit_request = 1;
+    t->poll_blocked = 1;
+    mprotect(t->cc.poll, 4096, PROT_NONE);
+    t->stats.kicks++;
+}
+
 static int install_handlers(tr_engine *t)
 {
     t->altstack = malloc(SIGSTKSZ * 4);
@@ -220,6 +246,18 @@ static int install_handlers(tr_engine *t)
     sigaction(SIGBUS, &sa, &t->old_bus);
     sigaction(SIGFPE, &sa, &t->old_fpe);
     sigaction(SIGILL, &sa, &t->old_ill);
+
+    struct sigaction ka;
+    memset(&ka, 0, sizeof(ka));
+    ka.sa_handler = on_kick;
+    ka.sa_flags = SA_RESTART;
+    sigemptyset(&ka.sa_mask);
+    sigaction(TR_KICK_SIGNAL, &ka, &t->old_kick);
+    struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = TR_KICK_SIGNAL };
+    sev._sigev_un._tid = gettid(); /* glibc 2.36 spells sigev_notify_thread_id so */
+    if (timer_create(CLOCK_MONOTONIC, &sev, &t->kick_timer) < 0)
+        return -1;
+    t->have_timer = true;
     return 0;
 }
 
@@ -234,6 +272,7 @@ static void flush_all(tr_engine *t)
 {
     memset(t->hash, 0, sizeof(t->hash));
     t->nblocks = 0;
+    t->cpu->tr_exit = 0; /* the exiting block is gone: nothing to chain */
     tr_codecache_flush(&t->cc);
     t->stats.cache_flushes++;
 }
@@ -301,7 +340,8 @@ static tr_block *translate(tr_engine *t, uint32_t eip, uint32_t paddr)
     b->gen = phys_page_generation(pm, paddr);
     unsigned avail = 0x1000 - (paddr & 0xfff);
     ZydisMnemonic stop = ZYDIS_MNEMONIC_INVALID;
-    unsigned n = tr_translate(b, &e, pm->ram + paddr, avail, eip, &t->stubs, &stop, &t->stats);
+    unsigned n = tr_translate(b, &e, pm->ram + paddr, avail, eip, t->nblocks + 1, &t->stubs, &stop,
+                              &t->stats);
     t->stats.blocks_ended_by[stop & 2047]++;
     b->paddr = paddr;
     /* A block of no instructions remembers that the interpreter must run
@@ -354,6 +394,7 @@ static bool events_pending(const cpu_state *cpu)
 static bool interp_step(tr_engine *t, enum cpu_exit *why)
 {
     t->stats.insns_interpreted++;
+    t->cpu->tr_exit = 0;
     enum cpu_exit r = cpu_exec(t->cpu, 1);
     if (r != CPU_EXIT_BUDGET) {
         *why = r;
@@ -383,29 +424,65 @@ static void handle_trap(tr_engine *t)
     }
 }
 
+/*
+ * Chaining: the block that just left by direct exit k jumps straight to
+ * next from now on.  Only within one guest page: the running block's page
+ * is mapped to its frame, so a target in the same page always translates
+ * to the same frame, whatever the guest later does to its page tables;
+ * and when the page is written both blocks go stale together.
+ */
+static void chain(tr_engine *t, uint32_t exit_id, const tr_block *next)
+{
+    unsigned idx = (exit_id >> 2) - 1, k = exit_id & 3;
+    if (idx >= t->nblocks)
+        return;
+    tr_block *prev = &t->blocks[idx];
+    if (k >= prev->nexits || prev->exits[k].target != next->eip ||
+        ((prev->eip ^ next->eip) & ~0xfffu) || ((prev->paddr ^ next->paddr) & ~0xfffu))
+        return;
+    uint8_t *site = t->cc.rw + (prev->code - t->cc.rx) + prev->exits[k].patch_off;
+    int32_t rel = (int32_t)((intptr_t)next->code - (intptr_t)(prev->code + prev->exits[k].patch_off + 4));
+    memcpy(site, &rel, 4);
+    t->stats.chains++;
+}
+
+static void clear_stop_request(tr_engine *t)
+{
+    if (t->poll_blocked) {
+        t->poll_blocked = 0;
+        mprotect(t->cc.poll, 4096, PROT_READ);
+    }
+}
+
 enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
 {
     cpu_state *cpu = t->cpu;
     const uint64_t end = cpu->stats.instructions + budget;
     enum cpu_exit why = CPU_EXIT_BUDGET;
     tls_engine = t;
+    timer_settime(t->kick_timer, 0, &(struct itimerspec){ .it_interval = { 0, TR_KICK_NS },
+                                                          .it_value = { 0, TR_KICK_NS } }, NULL);
 
     if (sigsetjmp(t->trap_jmp, 0)) {
         /* A host fault in translated code: the guest state is synced to the
-         * faulting instruction, which the interpreter now executes. */
-        handle_trap(t);
-        if (!interp_step(t, &why))
-            return why;
+         * faulting instruction.  A stop request just returns; otherwise the
+         * interpreter executes that instruction. */
+        if (t->trap_addr - (uintptr_t)t->cc.poll >= 4096) {
+            handle_trap(t);
+            if (!interp_step(t, &why))
+                goto out;
+        }
     }
     while (cpu->stats.instructions < end) {
         if (cpu->exit_request) {
             cpu->exit_request = 0;
-            return CPU_EXIT_REQUEST;
+            why = CPU_EXIT_REQUEST;
+            goto out;
         }
         if (!translatable(cpu) || events_pending(cpu)) {
             t->stats.handoffs_mode++;
             if (!interp_step(t, &why))
-                return why;
+                goto out;
             continue;
         }
         uint32_t paddr;
@@ -417,9 +494,11 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
         }
         if (!b || !b->ninsns) {
             if (!interp_step(t, &why))
-                return why;
+                goto out;
             continue;
         }
+        if (cpu->tr_exit)
+            chain(t, cpu->tr_exit, b);
         if (cpu->cr0 & CR0_PG) {
             t->cur_shadow = cpu->cpl == 3 ? SHADOW_USER : SHADOW_SUPERVISOR;
             t->cur = &t->shadow.win[t->cur_shadow];
@@ -428,13 +507,19 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
             t->cur = &t->window;
         }
         t->stats.block_runs++;
+        cpu->tr_exit = 0;
         t->in_code = 1;
         ((tr_enter_fn)t->stubs.enter)(cpu, t->cur->base, b->code);
         t->in_code = 0;
-        cpu->stats.instructions += b->ninsns;
         cpu->inhibit_irq = false; /* the shadow covered the block's first instruction */
     }
-    return CPU_EXIT_BUDGET;
+out:
+    /* Chaining needs the block that exited and the next one found without
+     * anything in between. */
+    cpu->tr_exit = 0;
+    timer_settime(t->kick_timer, 0, &(struct itimerspec){ 0 }, NULL);
+    clear_stop_request(t);
+    return why;
 }
 
 tr_engine *tr_new(cpu_state *cpu, char *err, size_t errlen)
@@ -483,6 +568,9 @@ void tr_free(tr_engine *t)
         sigaction(SIGBUS, &t->old_bus, NULL);
         sigaction(SIGFPE, &t->old_fpe, NULL);
         sigaction(SIGILL, &t->old_ill, NULL);
+        if (t->have_timer)
+            timer_delete(t->kick_timer);
+        sigaction(TR_KICK_SIGNAL, &t->old_kick, NULL);
         sigaltstack(&t->old_altstack, NULL);
         free(t->altstack);
     }
@@ -521,6 +609,8 @@ void tr_print_stats(const tr_engine *t, FILE *out)
             (unsigned long long)s->traps, (unsigned long long)s->traps_code_write);
     fprintf(out, "  code invalidations  %llu\n", (unsigned long long)s->invalidations);
     fprintf(out, "  code cache flushes  %llu\n", (unsigned long long)s->cache_flushes);
+    fprintf(out, "  chained exits       %llu, stop requests %llu\n", (unsigned long long)s->chains,
+            (unsigned long long)s->kicks);
     /* The six instructions translations stop at most often (not
      * counting control flow, which ends blocks by design). */
     unsigned top[6] = { 0 }; /* 0 (INVALID) counts blocks ended by a branch: left out */

@@ -41,6 +41,24 @@
 #define R_ESP64  ZYDIS_REGISTER_R12
 
 #define EIP_OFF ((int64_t)offsetof(cpu_state, eip))
+#define EXIT_OFF ((int64_t)offsetof(cpu_state, tr_exit))
+#define ICOUNT_OFF ((int64_t)offsetof(cpu_state, stats.instructions))
+
+/* A 32-bit immediate as the encoder wants it: Zydis refuses values above
+ * INT32_MAX for 32-bit operands, so pass the same bits sign-extended. */
+static int64_t imm32(uint64_t v)
+{
+    return (int32_t)(uint32_t)v;
+}
+
+/* What the exits of the block being translated need to know. */
+typedef struct tr_ctx {
+    tr_emit *e;
+    const tr_stubs *stubs;
+    tr_block *b;
+    uint32_t block_id;
+    unsigned n;          /* guest instructions done when the current one completes */
+} tr_ctx;
 /* A guest register with no 64-bit host counterpart (16-bit addressing). */
 #define TR_NO_HOST_REG ZYDIS_REGISTER_MAX_VALUE
 
@@ -87,23 +105,55 @@ static bool emit_ea(tr_emit *e, const ZydisDecodedOperandMem *m)
     if (base == TR_NO_HOST_REG || index == TR_NO_HOST_REG)
         return false;
     if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE)
-        return emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_EA32), emit_imm((uint32_t)m->disp.value));
+        return emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_EA32), emit_imm(imm32(m->disp.value)));
     return emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_EA32),
                  emit_mem(base, index, m->scale, (int32_t)m->disp.value, 8));
 }
 
-static void emit_exit(tr_emit *e, uint32_t next_eip, const tr_stubs *stubs)
+/* stats.instructions += n, without touching the flags (they are the guest's). */
+static void emit_count(tr_ctx *c)
 {
+    tr_emit *e = c->e;
+    emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(ZYDIS_REGISTER_R9),
+          emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, ICOUNT_OFF, 8));
+    emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(ZYDIS_REGISTER_R9),
+          emit_mem(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, c->n, 8));
+    emit2(e, ZYDIS_MNEMONIC_MOV, emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, ICOUNT_OFF, 8),
+          emit_reg(ZYDIS_REGISTER_R9));
+}
+
+/*
+ * A direct exit to a known guest EIP:
+ *       jmp stub          ; rel32 later patched to the target block (chaining)
+ * stub: mov [eip], target ; mov [tr_exit], id ; jmp exit
+ */
+static void emit_exit(tr_ctx *c, uint32_t target)
+{
+    tr_emit *e = c->e;
+    tr_block *b = c->b;
+    emit_count(c);
+    if (b->nexits >= TR_MAX_EXITS) {
+        e->failed = true;
+        return;
+    }
+    uint8_t *site = e->p;
+    emit_branch(e, ZYDIS_MNEMONIC_JMP, emit_rx_here(e) + 5);
+    unsigned k = b->nexits++;
+    b->exits[k] = (tr_exit_slot){ .patch_off = (uint16_t)(site + 1 - e->start), .target = target };
     emit2(e, ZYDIS_MNEMONIC_MOV, emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, EIP_OFF, 4),
-          emit_imm(next_eip));
-    emit_branch(e, ZYDIS_MNEMONIC_JMP, stubs->exit);
+          emit_imm(imm32(target)));
+    emit2(e, ZYDIS_MNEMONIC_MOV, emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, EXIT_OFF, 4),
+          emit_imm(imm32((c->block_id << 2) | k)));
+    emit_branch(e, ZYDIS_MNEMONIC_JMP, c->stubs->exit);
 }
 
 /* Guest EIP taken from a host register, then leave the block. */
-static void emit_exit_reg(tr_emit *e, ZydisRegister r32, const tr_stubs *stubs)
+static void emit_exit_reg(tr_ctx *c, ZydisRegister r32)
 {
+    tr_emit *e = c->e;
+    emit_count(c);
     emit2(e, ZYDIS_MNEMONIC_MOV, emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, EIP_OFF, 4), emit_reg(r32));
-    emit_branch(e, ZYDIS_MNEMONIC_JMP, stubs->exit);
+    emit_branch(e, ZYDIS_MNEMONIC_JMP, c->stubs->exit);
 }
 
 /* Fault-atomic 32-bit push of a host register or an immediate. */
@@ -230,9 +280,10 @@ static bool emit_copy(tr_emit *e, const ZydisDecodedInstruction *z, const ZydisD
 /* Rewritten instructions: near control flow (ends the block) and stack. */
 enum rewrite { RW_NONE, RW_CONTINUE, RW_ENDS_BLOCK };
 
-static enum rewrite emit_rewrite(tr_emit *e, const ZydisDecodedInstruction *z,
-                                 const ZydisDecodedOperand *op, uint32_t eip, const tr_stubs *stubs)
+static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
+                                 const ZydisDecodedOperand *op, uint32_t eip)
 {
+    tr_emit *e = c->e;
     uint32_t next = eip + z->length;
     bool op32 = z->operand_width == 32 && z->address_width == 32;
     switch (z->mnemonic) {
@@ -242,25 +293,25 @@ static enum rewrite emit_rewrite(tr_emit *e, const ZydisDecodedInstruction *z,
         if (is_relative_branch(z, op)) {
             if (z->operand_width != 32)
                 return RW_NONE;
-            emit_exit(e, next + (uint32_t)op[0].imm.value.s, stubs);
+            emit_exit(c, next + (uint32_t)op[0].imm.value.s);
             return RW_ENDS_BLOCK;
         }
         if (!op32 || !emit_load_operand(e, &op[0]))
             return RW_NONE;
-        emit_exit_reg(e, R_T32, stubs);
+        emit_exit_reg(c, R_T32);
         return RW_ENDS_BLOCK;
     case ZYDIS_MNEMONIC_CALL:
         if (z->meta.branch_type != ZYDIS_BRANCH_TYPE_NEAR || !op32)
             return RW_NONE;
         if (is_relative_branch(z, op)) {
-            emit_push(e, emit_imm(next));
-            emit_exit(e, next + (uint32_t)op[0].imm.value.s, stubs);
+            emit_push(e, emit_imm(imm32(next)));
+            emit_exit(c, next + (uint32_t)op[0].imm.value.s);
             return RW_ENDS_BLOCK;
         }
         if (!emit_load_operand(e, &op[0]))
             return RW_NONE;
-        emit_push(e, emit_imm(next));
-        emit_exit_reg(e, R_T32, stubs);
+        emit_push(e, emit_imm(imm32(next)));
+        emit_exit_reg(c, R_T32);
         return RW_ENDS_BLOCK;
     case ZYDIS_MNEMONIC_RET:
         if (z->meta.branch_type != ZYDIS_BRANCH_TYPE_NEAR || !op32)
@@ -270,7 +321,7 @@ static enum rewrite emit_rewrite(tr_emit *e, const ZydisDecodedInstruction *z,
         emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_ESP32),
               emit_mem(R_ESP64, ZYDIS_REGISTER_NONE, 0,
                        4 + (z->operand_count_visible ? (int64_t)op[0].imm.value.u : 0), 8));
-        emit_exit_reg(e, R_T32, stubs);
+        emit_exit_reg(c, R_T32);
         return RW_ENDS_BLOCK;
     case ZYDIS_MNEMONIC_PUSH:
         if (!op32 || z->operand_count_visible != 1)
@@ -304,9 +355,9 @@ static enum rewrite emit_rewrite(tr_emit *e, const ZydisDecodedInstruction *z,
          * first with a placeholder and patched once "taken" is known. */
         tr_emit at = *e;
         emit_branch(e, z->mnemonic, emit_rx_here(e));
-        emit_exit(e, next, stubs);
+        emit_exit(c, next);
         uintptr_t taken = emit_rx_here(e);
-        emit_exit(e, next + (uint32_t)op[0].imm.value.s, stubs);
+        emit_exit(c, next + (uint32_t)op[0].imm.value.s);
         if (e->failed)
             return RW_NONE;
         uint8_t *end = e->p;
@@ -319,45 +370,63 @@ static enum rewrite emit_rewrite(tr_emit *e, const ZydisDecodedInstruction *z,
 }
 
 unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned avail, uint32_t eip,
-                      const tr_stubs *stubs, ZydisMnemonic *stop, tr_stats *st)
+                      uint32_t block_id, const tr_stubs *stubs, ZydisMnemonic *stop, tr_stats *st)
 {
     ZydisDecoder dec;
     ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
     ZydisDecodedInstruction z;
     ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
-    unsigned n = 0, off = 0;
+    tr_ctx c = { .e = e, .stubs = stubs, .b = b, .block_id = block_id, .n = 0 };
+    unsigned off = 0;
     b->eip = eip;
+    b->nexits = 0;
 
-    while (n < TR_MAX_BLOCK_INSNS && off < avail) {
+    /* Every entry, from the dispatcher or a chained jump, first probes the
+     * poll page: a stop request makes it fault here, at a clean boundary. */
+    emit_poll_probe(e, stubs->poll);
+
+    while (c.n < TR_MAX_BLOCK_INSNS && off < avail) {
         if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, code + off, avail - off, &z, op)))
             break; /* undefined, or runs into the next page: the interpreter decides */
         tr_emit before = *e;
-        b->side[n] = (tr_side){ .guest_off = (uint16_t)off, .host_off = (uint16_t)emit_size(e) };
-        enum rewrite rw = emit_rewrite(e, &z, op, eip + off, stubs);
+        uint8_t exits_before = b->nexits;
+        /* The first instruction's host code starts at 0: the probe counts
+         * as part of it, so a stop request reports the block's start. */
+        b->side[c.n] = (tr_side){ .guest_off = (uint16_t)off,
+                                  .host_off = (uint16_t)(c.n ? emit_size(e) : 0) };
+        c.n++;
+        enum rewrite rw = emit_rewrite(&c, &z, op, eip + off);
         if (rw == RW_NONE) {
             *e = before;
+            b->nexits = exits_before;
             if (!can_copy(&z, op) || !emit_copy(e, &z, op)) {
                 *e = before;
                 *stop = z.mnemonic;
+                c.n--;
                 break;
             }
-            st->insns_identical++;
-        } else {
-            st->insns_rewritten++;
         }
         if (e->failed) {
             *e = before;
+            b->nexits = exits_before;
+            *stop = z.mnemonic;
+            c.n--;
             break;
         }
-        n++;
+        if (rw == RW_NONE)
+            st->insns_identical++;
+        else
+            st->insns_rewritten++;
         off += z.length;
         if (rw == RW_ENDS_BLOCK) {
-            b->ninsns = (uint16_t)n;
-            return n;
+            b->ninsns = (uint16_t)c.n;
+            return c.n;
         }
     }
-    if (n > 0)
-        emit_exit(e, eip + off, stubs);
-    b->ninsns = (uint16_t)n;
-    return e->failed ? 0 : n;
+    if (c.n > 0)
+        emit_exit(&c, eip + off);
+    if (e->failed)
+        c.n = 0;
+    b->ninsns = (uint16_t)c.n;
+    return c.n;
 }
