@@ -10,7 +10,8 @@
 #   - every check of the test /init (guests/linux/init-test) reported ok
 #     and it printed "LINUXTEST PASS",
 #   - the kernel log has no Oops, BUG:, WARNING: or Call Trace.
-# LINUX_TIMEOUT (seconds, default 1700) bounds the run.
+# LINUX_TIMEOUT (seconds, default 1700) bounds the run; LINUX_APPEND adds
+# kernel parameters.
 set -u
 btvm=$1
 images=$2
@@ -29,7 +30,7 @@ trap 'rm -f "$out"' EXIT
 start=$(date +%s)
 timeout "$timeout" "$btvm" -nographic -no-reboot -m 256 -stats \
     -kernel "$images/vmlinuz" -initrd "$images/initrd-test.gz" \
-    -append "console=ttyS0 panic=-1" "$@" </dev/null >"$out" 2>&1
+    -append "console=ttyS0 panic=-1${LINUX_APPEND:+ $LINUX_APPEND}" "$@" </dev/null >"$out" 2>&1
 status=$?
 end=$(date +%s)
 tr -d '\r' <"$out"
