@@ -106,6 +106,13 @@ typedef struct cpu_dtr {
     uint16_t limit;
 } cpu_dtr;
 
+/* TLB flushes, as the translator's shadow windows hear of them. */
+enum cpu_tlb_flush {
+    TLB_FLUSH_ALL,        /* CR0/CR4 paging changes: everything */
+    TLB_FLUSH_NONGLOBAL,  /* CR3 write: all but global pages (SDM Vol. 3A §4.10.4.1) */
+    TLB_FLUSH_PAGE,       /* INVLPG */
+};
+
 /* What the CPU is doing between instructions. */
 enum cpu_run_state {
     CPU_RUNNING,
@@ -170,9 +177,9 @@ typedef struct cpu_state {
     void (*apic_write_base)(void *opaque, uint64_t value);
     void *apic_opaque;
 
-    /* Told of every TLB flush (all, or the page at lin): the translator
-     * keeps its shadow windows in step with the software TLB. */
-    void (*tlb_hook)(void *opaque, bool all, uint32_t lin);
+    /* Told of every TLB flush: the translator keeps its shadow windows in
+     * step with the software TLB. */
+    void (*tlb_hook)(void *opaque, enum cpu_tlb_flush kind, uint32_t lin);
     void *tlb_hook_opaque;
 
     /* The interrupt controller's acknowledge cycle: returns the vector. */

@@ -31,7 +31,7 @@ void cpu_tlb_flush(cpu_state *cpu, bool keep_global)
         tlb_flush_all(&cpu->tlb);
     cpu->stats.tlb_flushes++;
     if (cpu->tlb_hook)
-        cpu->tlb_hook(cpu->tlb_hook_opaque, true, 0);
+        cpu->tlb_hook(cpu->tlb_hook_opaque, keep_global ? TLB_FLUSH_NONGLOBAL : TLB_FLUSH_ALL, 0);
 }
 
 void cpu_tlb_flush_page(cpu_state *cpu, uint32_t lin)
@@ -45,7 +45,7 @@ void cpu_tlb_flush_page(cpu_state *cpu, uint32_t lin)
     }
     tlb_flush_page(&cpu->tlb, lin);
     if (cpu->tlb_hook)
-        cpu->tlb_hook(cpu->tlb_hook_opaque, false, lin);
+        cpu->tlb_hook(cpu->tlb_hook_opaque, TLB_FLUSH_PAGE, lin);
 }
 
 static inline bool perm_ok(const tlb_entry *e, pg_access acc, bool user)

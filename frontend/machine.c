@@ -172,8 +172,11 @@ int machine_run(machine *m)
                         cpu->seg[S_CS].selector, cpu->eip);
                 return EXIT_GUEST_STOPPED;
             }
-            if (!cpu->intr)
+            if (!cpu->intr) {
+                if (m->tr)
+                    tr_idle(m->tr);
                 wait_for_event(m);
+            }
         }
     }
 }

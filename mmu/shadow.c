@@ -7,9 +7,9 @@
 #include <sys/mman.h>
 
 /* VMAs are the scarce resource (vm.max_map_count is 65530 by default):
- * past this many mapped pages the windows start over. */
-#define SHADOW_PAGE_BUDGET 24000u
-#define RMAP_CAP (1u << 18)
+ * past this many fills (each at most a VMA or two) the windows start over. */
+#define SHADOW_FILL_BUDGET 24000u
+#define RMAP_CAP (1u << 16)
 
 int shadow_init(shadow_space *s, phys_mem *pm)
 {
@@ -19,7 +19,8 @@ int shadow_init(shadow_space *s, phys_mem *pm)
     s->rmap_head = malloc(frames * sizeof(int32_t));
     s->rmap = malloc(RMAP_CAP * sizeof(shadow_rmap));
     s->rmap_cap = RMAP_CAP;
-    if (!s->rmap_head || !s->rmap)
+    s->fills = malloc(SHADOW_FILL_BUDGET * sizeof(shadow_fill_rec));
+    if (!s->rmap_head || !s->rmap || !s->fills)
         return -1;
     memset(s->rmap_head, 0xff, frames * sizeof(int32_t));
     for (int w = 0; w < 2; w++) {
@@ -40,31 +41,63 @@ void shadow_destroy(shadow_space *s)
     }
     free(s->rmap_head);
     free(s->rmap);
+    free(s->fills);
     memset(s, 0, sizeof(*s));
-}
-
-void shadow_wipe(shadow_space *s)
-{
-    for (int w = 0; w < 2; w++) {
-        window_clear(&s->win[w]);
-        memset(s->frame_of[w], 0, (1u << 20) * sizeof(uint32_t));
-        memset(s->writable[w], 0, (1u << 20) * sizeof(bool));
-        memset(s->large[w], 0, sizeof(s->large[w]));
-    }
-    memset(s->rmap_head, 0xff, (s->pm->ram_size >> 12) * sizeof(int32_t));
-    s->rmap_used = 0;
-    s->mapped = 0;
-    s->stats.wipes++;
 }
 
 static void forget_range(shadow_space *s, int w, uint32_t lin, uint32_t len)
 {
     for (uint32_t p = lin >> 12; p < (lin >> 12) + (len >> 12); p++) {
-        if (s->frame_of[w][p])
-            s->mapped--;
         s->frame_of[w][p] = 0;
         s->writable[w][p] = false;
     }
+}
+
+/* Cost proportional to what was filled, not to the 4 GiB. */
+void shadow_wipe(shadow_space *s)
+{
+    for (int w = 0; w < 2; w++)
+        window_clear(&s->win[w]);
+    for (uint32_t i = 0; i < s->nfills; i++) {
+        const shadow_fill_rec *f = &s->fills[i];
+        if (f->large) {
+            forget_range(s, f->win, f->lin, 1u << 22);
+            s->large[f->win][f->lin >> 22] = 0;
+        } else {
+            forget_range(s, f->win, f->lin, 0x1000);
+        }
+    }
+    for (uint32_t i = 0; i < s->rmap_used; i++)
+        s->rmap_head[s->rmap[i].frame] = -1;
+    s->rmap_used = 0;
+    s->nfills = 0;
+    s->stats.wipes++;
+}
+
+/* Global fills stay; the user window never holds any (its pages are
+ * user pages, which a guest does not make global across processes —
+ * and if it does, dropping them is still correct). */
+void shadow_flush_nonglobal(shadow_space *s)
+{
+    window_clear(&s->win[SHADOW_USER]);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < s->nfills; i++) {
+        shadow_fill_rec f = s->fills[i];
+        uint32_t len = f.large ? 1u << 22 : 0x1000;
+        if (f.win == SHADOW_SUPERVISOR && f.global) {
+            s->fills[kept++] = f;
+            continue;
+        }
+        if (f.win == SHADOW_SUPERVISOR)
+            window_unmap(&s->win[f.win], f.lin, len);
+        forget_range(s, f.win, f.lin, len);
+        if (f.large)
+            s->large[f.win][f.lin >> 22] = 0;
+    }
+    s->nfills = kept;
+    /* The reverse map may name dropped mappings: it is checked on use. */
+    s->stats.cr3_flushes++;
+    s->stats.kept_global += kept;
 }
 
 void shadow_invlpg(shadow_space *s, uint32_t lin)
@@ -84,11 +117,10 @@ void shadow_invlpg(shadow_space *s, uint32_t lin)
     }
 }
 
-/* The caller made room (shadow_fill wipes first when the map is full). */
 static void rmap_add(shadow_space *s, uint32_t frame, int w, uint32_t lin)
 {
     int32_t i = (int32_t)s->rmap_used++;
-    s->rmap[i] = (shadow_rmap){ .lin_page = lin >> 12, .win = (uint8_t)w,
+    s->rmap[i] = (shadow_rmap){ .lin_page = lin >> 12, .frame = frame >> 12, .win = (uint8_t)w,
                                 .next = s->rmap_head[frame >> 12] };
     s->rmap_head[frame >> 12] = i;
 }
@@ -108,6 +140,20 @@ void shadow_frame_became_code(shadow_space *s, uint32_t paddr)
         s->stats.downgrades++;
     }
     s->rmap_head[frame >> 12] = -1;
+    /* Writable 4 MiB fills of the frame's large frame are not in the rmap. */
+    for (int w = 0; w < 2; w++) {
+        for (uint32_t region = 0; region < 1024; region++) {
+            uint32_t f4 = s->large[w][region];
+            if (!f4 || !s->large_writable[w][region] || ((f4 - 1) << 12) != (frame & ~0x3fffffu))
+                continue;
+            uint32_t lin = (region << 22) | (frame & 0x3ff000u);
+            if (s->writable[w][lin >> 12]) {
+                mprotect(s->win[w].base + lin, 0x1000, PROT_READ);
+                s->writable[w][lin >> 12] = false;
+                s->stats.downgrades++;
+            }
+        }
+    }
 }
 
 static bool ram_frames(const phys_mem *pm, uint32_t frame, uint32_t len)
@@ -123,10 +169,14 @@ static bool ram_frames(const phys_mem *pm, uint32_t frame, uint32_t len)
 }
 
 /* Map [lin, lin+len) to [frame, frame+len) with code frames read-only. */
-static int map_run(shadow_space *s, int w, uint32_t lin, uint32_t frame, uint32_t len, bool writable)
+static int map_run(shadow_space *s, int w, uint32_t lin, uint32_t frame, uint32_t len, bool writable,
+                   bool global)
 {
     if (window_map(&s->win[w], lin, frame, len, writable) < 0)
         return -1;
+    bool large = len > 0x1000;
+    s->fills[s->nfills++] = (shadow_fill_rec){ .lin = lin, .win = (uint8_t)w, .large = large,
+                                               .global = global };
     for (uint32_t off = 0; off < len; off += 0x1000) {
         uint32_t p = (lin + off) >> 12;
         bool wr = writable;
@@ -134,12 +184,14 @@ static int map_run(shadow_space *s, int w, uint32_t lin, uint32_t frame, uint32_
             mprotect(s->win[w].base + lin + off, 0x1000, PROT_READ);
             wr = false;
         }
-        if (!s->frame_of[w][p])
-            s->mapped++;
         s->frame_of[w][p] = ((frame + off) >> 12) + 1;
         s->writable[w][p] = wr;
-        if (wr)
+        if (wr && !large)
             rmap_add(s, frame + off, w, lin + off);
+    }
+    if (large) {
+        s->large[w][lin >> 22] = (frame >> 12) + 1;
+        s->large_writable[w][lin >> 22] = writable;
     }
     s->stats.fill_pages += len >> 12;
     return 0;
@@ -162,20 +214,19 @@ enum shadow_fill shadow_fill(shadow_space *s, const pg_control *pc, int w, uint3
     /* Writable now only when a write would not need the walker (D set). */
     bool wp = pc->cr0 & 0x00010000u;
     bool writable = t.dirty && (user ? (t.rw && t.us) : (t.rw || !wp));
-    if (s->mapped + 1024 > SHADOW_PAGE_BUDGET || s->rmap_used + 1024 > s->rmap_cap)
+    if (s->nfills >= SHADOW_FILL_BUDGET || s->rmap_used >= s->rmap_cap)
         shadow_wipe(s); /* rare: start over rather than grow */
     s->stats.fills++;
     if (t.large) {
         uint32_t lin4 = lin & ~0x3fffffu, frame4 = paddr & ~0x3fffffu;
         if (ram_frames(s->pm, frame4, 1u << 22)) {
-            if (map_run(s, w, lin4, frame4, 1u << 22, writable) < 0)
+            if (map_run(s, w, lin4, frame4, 1u << 22, writable, t.global) < 0)
                 return SHADOW_EMULATE;
-            s->large[w][lin4 >> 22] = 1;
             s->stats.large_fills++;
             return SHADOW_MAPPED;
         }
     }
-    if (map_run(s, w, lin & ~0xfffu, frame, 0x1000, writable) < 0)
+    if (map_run(s, w, lin & ~0xfffu, frame, 0x1000, writable, t.global) < 0)
         return SHADOW_EMULATE;
     return SHADOW_MAPPED;
 }

@@ -29,24 +29,36 @@ enum { SHADOW_SUPERVISOR = 0, SHADOW_USER = 1 };
 
 typedef struct shadow_rmap {
     uint32_t lin_page;   /* linear page number */
+    uint32_t frame;      /* frame number it maps */
     uint8_t win;
     int32_t next;        /* next record of the same frame, or -1 */
 } shadow_rmap;
 
 typedef struct shadow_stats {
-    uint64_t fills, fill_pages, large_fills, wipes, invlpgs, downgrades, emulated;
+    uint64_t fills, fill_pages, large_fills, wipes, cr3_flushes, kept_global, invlpgs, downgrades,
+        emulated;
 } shadow_stats;
+
+/* One fill: a 4 KiB page or a 4 MiB region (large), for wiping cheaply. */
+typedef struct shadow_fill_rec {
+    uint32_t lin;
+    uint8_t win;
+    uint8_t large;
+    uint8_t global;      /* the guest marked it global: survives CR3 writes */
+} shadow_fill_rec;
 
 typedef struct shadow_space {
     phys_mem *pm;
     mmu_window win[2];
     uint32_t *frame_of[2];   /* per linear page: mapped frame + 1, 0 = unmapped */
     bool *writable[2];       /* per linear page: mapped writable */
-    uint8_t large[2][1024];  /* per 4 MiB region: filled as one large page */
-    int32_t *rmap_head;      /* per RAM frame: writable mappings of it */
+    uint32_t large[2][1024]; /* per 4 MiB region: its frame + 1 when filled as one page */
+    bool large_writable[2][1024];
+    int32_t *rmap_head;      /* per RAM frame: writable 4 KiB mappings of it */
     shadow_rmap *rmap;
     uint32_t rmap_used, rmap_cap;
-    uint32_t mapped;         /* pages mapped, for the VMA budget */
+    shadow_fill_rec *fills;  /* every fill since the last wipe */
+    uint32_t nfills;         /* = mappings made, the VMA budget's measure */
     shadow_stats stats;
 } shadow_space;
 
@@ -62,8 +74,11 @@ void shadow_destroy(shadow_space *s);
 /* Fill the page holding lin in window win after a host fault. */
 enum shadow_fill shadow_fill(shadow_space *s, const pg_control *pc, int win, uint32_t lin,
                              bool write);
-/* Forget everything (CR3 write, paging mode changes). */
+/* Forget everything (paging mode changes). */
 void shadow_wipe(shadow_space *s);
+/* A CR3 write: forget all but the global pages, which a guest kernel maps
+ * the same in every address space. */
+void shadow_flush_nonglobal(shadow_space *s);
 /* INVLPG. */
 void shadow_invlpg(shadow_space *s, uint32_t lin);
 /* A frame became code: no window may keep it writable. */

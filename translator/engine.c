@@ -78,6 +78,7 @@ struct tr_engine {
      * main loop (timers, devices, console) as the interpreter does. */
     timer_t kick_timer;
     bool have_timer;
+    bool timer_armed;
     volatile sig_atomic_t poll_blocked;
 
     /* The signal path. */
@@ -302,15 +303,22 @@ static bool fetch_paddr(tr_engine *t, uint32_t eip, uint32_t *paddr)
 }
 
 /* The CPU flushed its TLB: the shadow windows and the fetch cache follow. */
-static void on_tlb_flush(void *opaque, bool all, uint32_t lin)
+static void on_tlb_flush(void *opaque, enum cpu_tlb_flush kind, uint32_t lin)
 {
     tr_engine *t = opaque;
-    if (all) {
+    switch (kind) {
+    case TLB_FLUSH_ALL:
         memset(t->fetch, 0, sizeof(t->fetch));
         shadow_wipe(&t->shadow);
-    } else {
+        break;
+    case TLB_FLUSH_NONGLOBAL:
+        memset(t->fetch, 0, sizeof(t->fetch));
+        shadow_flush_nonglobal(&t->shadow);
+        break;
+    case TLB_FLUSH_PAGE:
         t->fetch[(lin >> 12) & 255].tag = 0;
         shadow_invlpg(&t->shadow, lin);
+        break;
     }
 }
 
@@ -382,6 +390,23 @@ static bool translatable(const cpu_state *cpu)
            !((cpu->cr0 & CR0_AM) && (cpu->eflags & FL_AC) && cpu->cpl == 3);
 }
 
+/* May a block using FS/GS (seg_mask) run now?  Their accesses are
+ * translated without limit or type checks, so the segments must be
+ * present, writable, expand-up data of 4 GiB. */
+static bool segments_allow(const cpu_state *cpu, uint8_t seg_mask)
+{
+    static const int sreg[2] = { S_FS, S_GS };
+    for (int i = 0; i < 2; i++) {
+        if (!(seg_mask & (1u << i)))
+            continue;
+        const cpu_segment *s = &cpu->seg[sreg[i]];
+        if ((s->flags & (SEGF_P | SEGF_S | SEGF_CODE | SEGF_CONFORM | SEGF_RW)) !=
+                (SEGF_P | SEGF_S | SEGF_RW) || s->limit != 0xffffffffu)
+            return false;
+    }
+    return true;
+}
+
 static bool events_pending(const cpu_state *cpu)
 {
     return cpu->nmi_pending || (cpu->intr && (cpu->eflags & FL_IF) && !cpu->inhibit_irq);
@@ -437,7 +462,8 @@ static void chain(tr_engine *t, uint32_t exit_id, const tr_block *next)
     if (idx >= t->nblocks)
         return;
     tr_block *prev = &t->blocks[idx];
-    if (k >= prev->nexits || prev->exits[k].target != next->eip ||
+    /* next may rely on FS/GS only where prev did (checked when it was entered). */
+    if (k >= prev->nexits || prev->exits[k].target != next->eip || (next->seg_mask & ~prev->seg_mask) ||
         ((prev->eip ^ next->eip) & ~0xfffu) || ((prev->paddr ^ next->paddr) & ~0xfffu))
         return;
     uint8_t *site = t->cc.rw + (prev->code - t->cc.rx) + prev->exits[k].patch_off;
@@ -460,8 +486,14 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
     const uint64_t end = cpu->stats.instructions + budget;
     enum cpu_exit why = CPU_EXIT_BUDGET;
     tls_engine = t;
-    timer_settime(t->kick_timer, 0, &(struct itimerspec){ .it_interval = { 0, TR_KICK_NS },
-                                                          .it_value = { 0, TR_KICK_NS } }, NULL);
+    if (!t->timer_armed) {
+        /* Periodic, and left running between calls: re-arming it every
+         * slice cost two system calls per millisecond.  tr_idle() stops it. */
+        timer_settime(t->kick_timer, 0, &(struct itimerspec){ .it_interval = { 0, TR_KICK_NS },
+                                                              .it_value = { 0, TR_KICK_NS } },
+                      NULL);
+        t->timer_armed = true;
+    }
 
     if (sigsetjmp(t->trap_jmp, 0)) {
         /* A host fault in translated code: the guest state is synced to the
@@ -492,7 +524,7 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
             if (!b)
                 b = translate(t, cpu->eip, paddr);
         }
-        if (!b || !b->ninsns) {
+        if (!b || !b->ninsns || !segments_allow(cpu, b->seg_mask)) {
             if (!interp_step(t, &why))
                 goto out;
             continue;
@@ -517,9 +549,18 @@ out:
     /* Chaining needs the block that exited and the next one found without
      * anything in between. */
     cpu->tr_exit = 0;
-    timer_settime(t->kick_timer, 0, &(struct itimerspec){ 0 }, NULL);
     clear_stop_request(t);
     return why;
+}
+
+void tr_idle(tr_engine *t)
+{
+    if (t->timer_armed) {
+        timer_settime(t->kick_timer, 0, &(struct itimerspec){ 0 }, NULL);
+        t->timer_armed = false;
+    }
+    t->cpu->exit_request = 0; /* a kick that came after the last slice */
+    clear_stop_request(t);
 }
 
 tr_engine *tr_new(cpu_state *cpu, char *err, size_t errlen)
@@ -632,6 +673,8 @@ void tr_print_stats(const tr_engine *t, FILE *out)
     fprintf(out, "  shadow fills        %llu (%llu pages, %llu as 4 MiB)\n",
             (unsigned long long)ss->fills, (unsigned long long)ss->fill_pages,
             (unsigned long long)ss->large_fills);
+    fprintf(out, "  shadow CR3 flushes  %llu (global fills kept %llu)\n",
+            (unsigned long long)ss->cr3_flushes, (unsigned long long)ss->kept_global);
     fprintf(out, "  shadow wipes        %llu, invlpg %llu, code downgrades %llu, emulated %llu\n",
             (unsigned long long)ss->wipes, (unsigned long long)ss->invlpgs,
             (unsigned long long)ss->downgrades, (unsigned long long)ss->emulated);

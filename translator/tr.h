@@ -39,6 +39,9 @@ void tr_free(tr_engine *t);
 /* Run at most about budget guest instructions. */
 enum cpu_exit tr_exec(tr_engine *t, uint64_t budget);
 
+/* The guest is idle (HLT): stop the kick timer until the next tr_exec. */
+void tr_idle(tr_engine *t);
+
 const tr_stats *tr_get_stats(const tr_engine *t);
 void tr_print_stats(const tr_engine *t, FILE *out);
 
