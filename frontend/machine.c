@@ -72,8 +72,13 @@ int machine_create(machine *m, const machine_config *cfg, char *err, size_t errl
         goto fail;
     /* The translator's window maps RAM around the ROM and MMIO regions the
      * board and loaders registered: create it last. */
-    if (cfg->accel == ACCEL_BT && !(m->tr = tr_new(&m->cpu, err, errlen)))
-        goto fail;
+    if (cfg->accel == ACCEL_BT && !(m->tr = tr_new(&m->cpu, err, errlen))) {
+        if (cfg->accel_explicit)
+            goto fail;
+        /* The default engine needs address space for its windows (a tight
+         * ulimit -v refuses it): the interpreter runs any guest too. */
+        fprintf(stderr, "btvm: %s; running on the interpreter\n", err);
+    }
     return 0;
 fail:
     machine_destroy(m);

@@ -23,6 +23,7 @@ typedef struct machine_config {
     uint64_t ram_size;
     boot_params boot;
     enum accel accel;
+    bool accel_explicit;  /* -accel given: no fallback to the interpreter */
     bool no_reboot;     /* triple fault: exit with a diagnostic instead of reset */
     bool nographic;
     bool stats;         /* print execution statistics on stderr at exit */

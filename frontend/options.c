@@ -20,8 +20,9 @@ void options_usage(FILE *out)
             "  -m SIZE          guest RAM, in MiB or with a K/M/G suffix (default 256M)\n"
             "  -nographic       serial console on the terminal (the default display)\n"
             "  -display none    no display (same as -nographic for now)\n"
-            "  -accel ENGINE    interp: the reference interpreter (default);\n"
-            "                   bt: the binary translator (flat 32-bit code without paging so far)\n"
+            "  -accel ENGINE    bt: the binary translator (default; 32-bit protected-mode code\n"
+            "                   runs translated, the rest on the interpreter);\n"
+            "                   interp: the reference interpreter alone\n"
             "  -no-reboot       exit on triple fault instead of resetting\n"
             "  -stats           print execution statistics on stderr at exit\n"
             "  --help           this text\n"
@@ -60,7 +61,7 @@ enum options_result options_parse(int argc, char **argv, machine_config *cfg, ch
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->ram_size = 256ull << 20;
-    cfg->accel = ACCEL_INTERP;
+    cfg->accel = ACCEL_BT;
     cfg->nographic = true;
 
     for (int i = 1; i < argc; i++) {
@@ -119,6 +120,7 @@ enum options_result options_parse(int argc, char **argv, machine_config *cfg, ch
             }
             break;
         case 5:
+            cfg->accel_explicit = true;
             if (strcmp(v, "interp") == 0) {
                 cfg->accel = ACCEL_INTERP;
             } else if (strcmp(v, "bt") == 0) {
