@@ -24,6 +24,8 @@ typedef struct tr_side {
 } tr_side;
 
 #define TR_MAX_EXITS 2
+#define TR_USES_FS 1
+#define TR_USES_GS 2
 
 /* A direct exit: its jmp rel32 can be patched to go straight to the
  * target block (chaining). */
@@ -40,6 +42,7 @@ typedef struct tr_block {
     uint8_t *code;       /* executable view */
     uint32_t code_len;
     uint8_t nexits;
+    uint8_t seg_mask;    /* TR_USES_FS / TR_USES_GS: runs only while those are 4 GiB data */
     tr_exit_slot exits[TR_MAX_EXITS];
     tr_side side[TR_MAX_BLOCK_INSNS];
     struct tr_block *next;

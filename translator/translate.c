@@ -91,23 +91,41 @@ static bool is_gpr(ZydisRegister r)
            (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_EDI);
 }
 
-/* Segments that are flat whenever a block runs (the engine checks). */
+/* Segments a translated access may use: DS, SS and ES are flat whenever
+ * a block runs; FS and GS (Linux's per-CPU data and user TLS) may have
+ * any base, and a block using them runs only while their limit is 4 GiB
+ * (the engine checks, tr_block.seg_mask). */
 static bool flat_segment(ZydisRegister s)
 {
     return s == ZYDIS_REGISTER_DS || s == ZYDIS_REGISTER_SS || s == ZYDIS_REGISTER_ES ||
-           s == ZYDIS_REGISTER_NONE;
+           s == ZYDIS_REGISTER_NONE || s == ZYDIS_REGISTER_FS || s == ZYDIS_REGISTER_GS;
 }
 
 /* r14d = the guest effective address of a memory operand. */
-static bool emit_ea(tr_emit *e, const ZydisDecodedOperandMem *m)
+static bool emit_ea(tr_ctx *c, const ZydisDecodedOperandMem *m)
 {
+    tr_emit *e = c->e;
     ZydisRegister base = host64(m->base), index = host64(m->index);
     if (base == TR_NO_HOST_REG || index == TR_NO_HOST_REG)
         return false;
     if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE)
-        return emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_EA32), emit_imm(imm32(m->disp.value)));
-    return emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_EA32),
-                 emit_mem(base, index, m->scale, (int32_t)m->disp.value, 8));
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_EA32), emit_imm(imm32(m->disp.value)));
+    else
+        emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_EA32),
+              emit_mem(base, index, m->scale, (int32_t)m->disp.value, 8));
+    if (m->segment == ZYDIS_REGISTER_FS || m->segment == ZYDIS_REGISTER_GS) {
+        /* linear = base + offset, wrapping at 4 GiB; the base is read at run
+         * time, so the block survives segment reloads. */
+        int sreg = m->segment == ZYDIS_REGISTER_FS ? S_FS : S_GS;
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(ZYDIS_REGISTER_R9D),
+              emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0,
+                       (int64_t)(offsetof(cpu_state, seg) + sreg * sizeof(cpu_segment) +
+                                 offsetof(cpu_segment, base)), 4));
+        emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_EA32),
+              emit_mem(R_EA, ZYDIS_REGISTER_R9, 1, 0, 8));
+        c->b->seg_mask |= sreg == S_FS ? TR_USES_FS : TR_USES_GS;
+    }
+    return !e->failed;
 }
 
 /* stats.instructions += n, without touching the flags (they are the guest's). */
@@ -165,8 +183,9 @@ static void emit_push(tr_emit *e, ZydisEncoderOperand value)
 }
 
 /* r8d = the 32-bit value of a register or memory operand (a branch target). */
-static bool emit_load_operand(tr_emit *e, const ZydisDecodedOperand *o)
+static bool emit_load_operand(tr_ctx *c, const ZydisDecodedOperand *o)
 {
+    tr_emit *e = c->e;
     if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
         if (o->reg.value < ZYDIS_REGISTER_EAX || o->reg.value > ZYDIS_REGISTER_EDI)
             return false;
@@ -174,7 +193,7 @@ static bool emit_load_operand(tr_emit *e, const ZydisDecodedOperand *o)
     }
     if (o->type != ZYDIS_OPERAND_TYPE_MEMORY || !flat_segment(o->mem.segment) || o->size != 32)
         return false;
-    return emit_ea(e, &o->mem) &&
+    return emit_ea(c, &o->mem) &&
            emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_T32), emit_mem(R_WINDOW, R_EA, 1, 0, 4));
 }
 
@@ -209,9 +228,7 @@ static bool can_copy(const ZydisDecodedInstruction *z, const ZydisDecodedOperand
     const cpu_op_row *row = cpu_op_lookup(z->mnemonic);
     if (!row || row->tr_class != TR_IDENTICAL || !identical_category(z->meta.category))
         return false;
-    if (z->address_width != 32 || (z->attributes & (ZYDIS_ATTRIB_HAS_SEGMENT_FS |
-                                                    ZYDIS_ATTRIB_HAS_SEGMENT_GS |
-                                                    ZYDIS_ATTRIB_HAS_SEGMENT_CS)))
+    if (z->address_width != 32 || (z->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_CS))
         return false;
     const ZydisAccessedFlags *f = z->cpu_flags;
     if (f && ((f->modified | f->set_0 | f->set_1 | f->undefined) & ~ARITH_FLAGS))
@@ -241,8 +258,9 @@ static bool can_copy(const ZydisDecodedInstruction *z, const ZydisDecodedOperand
     return mems <= 1;
 }
 
-static bool emit_copy(tr_emit *e, const ZydisDecodedInstruction *z, const ZydisDecodedOperand *op)
+static bool emit_copy(tr_ctx *c, const ZydisDecodedInstruction *z, const ZydisDecodedOperand *op)
 {
+    tr_emit *e = c->e;
     ZydisEncoderRequest req;
     if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(z, op,
                                                                      z->operand_count_visible, &req)))
@@ -263,7 +281,7 @@ static bool emit_copy(tr_emit *e, const ZydisDecodedInstruction *z, const ZydisD
                 if (o->mem.base == TR_NO_HOST_REG || o->mem.index == TR_NO_HOST_REG)
                     return false;
             } else {
-                if (!emit_ea(e, &op[i].mem))
+                if (!emit_ea(c, &op[i].mem))
                     return false;
                 o->mem.base = R_WINDOW;
                 o->mem.index = R_EA;
@@ -296,7 +314,7 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
             emit_exit(c, next + (uint32_t)op[0].imm.value.s);
             return RW_ENDS_BLOCK;
         }
-        if (!op32 || !emit_load_operand(e, &op[0]))
+        if (!op32 || !emit_load_operand(c, &op[0]))
             return RW_NONE;
         emit_exit_reg(c, R_T32);
         return RW_ENDS_BLOCK;
@@ -308,7 +326,7 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
             emit_exit(c, next + (uint32_t)op[0].imm.value.s);
             return RW_ENDS_BLOCK;
         }
-        if (!emit_load_operand(e, &op[0]))
+        if (!emit_load_operand(c, &op[0]))
             return RW_NONE;
         emit_push(e, emit_imm(imm32(next)));
         emit_exit_reg(c, R_T32);
@@ -329,10 +347,20 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
         if (op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
             emit_push(e, emit_imm((int32_t)op[0].imm.value.s));
         } else {
-            if (!emit_load_operand(e, &op[0]))
+            if (!emit_load_operand(c, &op[0]))
                 return RW_NONE;
             emit_push(e, emit_reg(R_T32));
         }
+        return RW_CONTINUE;
+    case ZYDIS_MNEMONIC_LEAVE:
+        /* ESP = EBP + 4 and EBP = [EBP], reading first. */
+        if (z->operand_width != 32)
+            return RW_NONE;
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_EA32), emit_reg(ZYDIS_REGISTER_EBP));
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_T32), emit_mem(R_WINDOW, R_EA, 1, 0, 4));
+        emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_ESP32),
+              emit_mem(ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_NONE, 0, 4, 8));
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(ZYDIS_REGISTER_EBP), emit_reg(R_T32));
         return RW_CONTINUE;
     case ZYDIS_MNEMONIC_POP:
         if (!op32 || op[0].type != ZYDIS_OPERAND_TYPE_REGISTER || op[0].reg.value < ZYDIS_REGISTER_EAX ||
@@ -380,6 +408,7 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
     unsigned off = 0;
     b->eip = eip;
     b->nexits = 0;
+    b->seg_mask = 0;
 
     /* Every entry, from the dispatcher or a chained jump, first probes the
      * poll page: a stop request makes it fault here, at a clean boundary. */
@@ -399,7 +428,7 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
         if (rw == RW_NONE) {
             *e = before;
             b->nexits = exits_before;
-            if (!can_copy(&z, op) || !emit_copy(e, &z, op)) {
+            if (!can_copy(&z, op) || !emit_copy(&c, &z, op)) {
                 *e = before;
                 *stop = z.mnemonic;
                 c.n--;

@@ -81,11 +81,69 @@ static void test_chained_loop_is_interruptible(void **state)
     harness_free(h);
 }
 
+static tr_engine *new_engine(harness *h)
+{
+    char err[128];
+    tr_engine *t = tr_new(&h->cpu, err, sizeof(err));
+    assert_non_null(t);
+    return t;
+}
+
+/* FS-relative accesses (Linux's per-CPU data) and LEAVE run translated. */
+static void test_fs_base_and_leave(void **state)
+{
+    (void)state;
+    harness *h = harness_new(HARNESS_FLAT32);
+    harness_asm(h,
+                "    push ebp\n"
+                "    mov ebp, esp\n"
+                "    sub esp, 16\n"
+                "    mov eax, [fs:0x10]\n"
+                "    add eax, 1\n"
+                "    mov [fs:0x14], eax\n"
+                "    leave\n"
+                "    hlt\n");
+    uint32_t v = 41;
+    harness_poke(h, 0x3010, &v, 4);
+    h->cpu.seg[S_FS].base = 0x3000;
+    h->cpu.regs[R_EBP] = 0x1234;
+    uint32_t esp = h->cpu.regs[R_ESP];
+    tr_engine *t = new_engine(h);
+    assert_int_equal(run_bt(t), CPU_EXIT_HALT);
+    assert_int_equal(harness_peek32(h, 0x3014), 42);
+    assert_int_equal(h->cpu.regs[R_EBP], 0x1234);
+    assert_int_equal(h->cpu.regs[R_ESP], esp);
+    const tr_stats *s = tr_get_stats(t);
+    /* all seven before the HLT were translated (push, leave rewritten) */
+    assert_int_equal(s->insns_identical + s->insns_rewritten, 7);
+    assert_true(s->insns_rewritten >= 2);
+    tr_free(t);
+    harness_free(h);
+}
+
+/* With a small FS limit the translated (unchecked) form must not run:
+ * the access beyond the limit is a #GP, here a triple fault (no IDT). */
+static void test_fs_limit_is_enforced(void **state)
+{
+    (void)state;
+    harness *h = harness_new(HARNESS_FLAT32);
+    harness_asm(h, "    mov eax, [fs:0x2000]\n    hlt\n");
+    h->cpu.seg[S_FS].base = 0x3000;
+    h->cpu.seg[S_FS].limit = 0xfff;
+    h->cpu.seg[S_FS].flags &= ~SEGF_G;
+    tr_engine *t = new_engine(h);
+    assert_int_equal(run_bt(t), CPU_EXIT_SHUTDOWN);
+    tr_free(t);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_code_above_2g),
         cmocka_unit_test(test_chained_loop_is_interruptible),
+        cmocka_unit_test(test_fs_base_and_leave),
+        cmocka_unit_test(test_fs_limit_is_enforced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
