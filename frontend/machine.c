@@ -79,6 +79,16 @@ int machine_create(machine *m, const machine_config *cfg, char *err, size_t errl
          * ulimit -v refuses it): the interpreter runs any guest too. */
         fprintf(stderr, "btvm: %s; running on the interpreter\n", err);
     }
+    if (cfg->trace && !m->tr)
+        fprintf(stderr, "btvm: -d trace traces the binary translator; the interpreter runs untraced\n");
+    if (cfg->trace && m->tr) {
+        m->trace = cfg->trace_file ? fopen(cfg->trace_file, "w") : stderr;
+        if (!m->trace) {
+            snprintf(err, errlen, "cannot open trace file '%s'", cfg->trace_file);
+            goto fail;
+        }
+        tr_set_trace(m->tr, m->trace);
+    }
     return 0;
 fail:
     machine_destroy(m);
@@ -89,6 +99,9 @@ void machine_destroy(machine *m)
 {
     tr_free(m->tr);
     m->tr = NULL;
+    if (m->trace && m->trace != stderr)
+        fclose(m->trace);
+    m->trace = NULL;
     board_destroy(&m->board);
     console_close(&m->con);
     cpu_destroy(&m->cpu);
@@ -160,8 +173,12 @@ int machine_run(machine *m)
             fprintf(stderr, "\r\nbtvm: terminated by Ctrl-A X\n");
             return 0;
         }
-        if (m->board.reset_requested && reboot(m) < 0)
-            return 1;
+        if (m->board.reset_requested) {
+            if (m->cfg.no_reboot)
+                return 0; /* as QEMU's -no-reboot: a guest reboot ends the run */
+            if (reboot(m) < 0)
+                return 1;
+        }
 
         if (why == CPU_EXIT_SHUTDOWN) {
             if (cpu->exit_on_triple_fault) {

@@ -27,6 +27,8 @@ typedef struct machine_config {
     bool no_reboot;     /* triple fault: exit with a diagnostic instead of reset */
     bool nographic;
     bool stats;         /* print execution statistics on stderr at exit */
+    bool trace;         /* -d trace: print each translated block (translator/trace.c) */
+    const char *trace_file; /* -D FILE: the trace goes there instead of stderr */
 } machine_config;
 
 typedef struct machine {
@@ -38,6 +40,7 @@ typedef struct machine {
     cpu_state cpu;
     console con;
     struct tr_engine *tr;   /* the binary translator, with -accel bt */
+    FILE *trace;            /* -d trace output (closed at destroy unless stderr) */
     uint64_t start_ns;
 } machine;
 

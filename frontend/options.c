@@ -23,8 +23,11 @@ void options_usage(FILE *out)
             "  -accel ENGINE    bt: the binary translator (default; 32-bit protected-mode code\n"
             "                   runs translated, the rest on the interpreter);\n"
             "                   interp: the reference interpreter alone\n"
-            "  -no-reboot       exit on triple fault instead of resetting\n"
+            "  -no-reboot       exit when the guest resets (status 0; a triple fault: 2)\n"
             "  -stats           print execution statistics on stderr at exit\n"
+            "  -d trace         print each translated block, guest code beside host code\n"
+            "                   with the reason for each rewrite (on stderr; -accel bt)\n"
+            "  -D FILE          write the -d output to FILE instead of stderr\n"
             "  --help           this text\n"
             "  --version        version\n"
             "Exit status: the guest's debug-exit value v gives (v<<1)|1; 0 on a normal end;\n"
@@ -89,7 +92,7 @@ enum options_result options_parse(int argc, char **argv, machine_config *cfg, ch
             continue;
         }
         static const char *const with_arg[] = { "-kernel", "-append", "-initrd", "-bios", "-m",
-                                                "-accel", "-display", NULL };
+                                                "-accel", "-display", "-d", "-D", NULL };
         int k = -1;
         for (int j = 0; with_arg[j]; j++)
             if (!strcmp(name, with_arg[j]))
@@ -136,6 +139,14 @@ enum options_result options_parse(int argc, char **argv, machine_config *cfg, ch
                 return OPTIONS_ERROR;
             }
             break;
+        case 7:
+            if (strcmp(v, "trace") != 0) {
+                snprintf(err, errlen, "unknown -d item '%s' (available: trace)", v);
+                return OPTIONS_ERROR;
+            }
+            cfg->trace = true;
+            break;
+        case 8: cfg->trace_file = v; break;
         }
     }
     if (!cfg->boot.kernel && !cfg->boot.bios) {

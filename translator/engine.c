@@ -46,6 +46,7 @@
 #include "translator/codecache.h"
 #include "translator/emit.h"
 #include "translator/translate.h"
+#include "translator/trace.h"
 
 #define CODE_CACHE_SIZE (64u << 20)
 #define HASH_BITS 16
@@ -72,6 +73,7 @@ struct tr_engine {
     tr_block *blocks;     /* pool, in code-cache order */
     unsigned nblocks;
     tr_stats stats;
+    FILE *trace;          /* trace mode: each new block is printed here (trace.c) */
 
     /* Stop requests: a host timer kicks translated code out every
      * TR_KICK_NS by blocking the poll page, so chained loops return to the
@@ -348,8 +350,9 @@ static tr_block *translate(tr_engine *t, uint32_t eip, uint32_t paddr)
     b->gen = phys_page_generation(pm, paddr);
     unsigned avail = 0x1000 - (paddr & 0xfff);
     ZydisMnemonic stop = ZYDIS_MNEMONIC_INVALID;
+    tr_trace_rec rec;
     unsigned n = tr_translate(b, &e, pm->ram + paddr, avail, eip, t->nblocks + 1, &t->stubs, &stop,
-                              &t->stats);
+                              &t->stats, t->trace ? &rec : NULL);
     t->stats.blocks_ended_by[stop & 2047]++;
     b->paddr = paddr;
     /* A block of no instructions remembers that the interpreter must run
@@ -357,6 +360,8 @@ static tr_block *translate(tr_engine *t, uint32_t eip, uint32_t paddr)
     b->code = tr_exec_addr(&t->cc, at);
     b->code_len = n ? (uint32_t)emit_size(&e) : 0;
     tr_codecache_commit(&t->cc, b->code_len);
+    if (t->trace)
+        tr_trace_block(t->trace, b, pm->ram + paddr, avail, &rec, &t->stubs);
     unsigned h = hash_of(paddr);
     b->next = t->hash[h];
     t->hash[h] = b;
@@ -630,6 +635,11 @@ void tr_free(tr_engine *t)
     if (tls_engine == t)
         tls_engine = NULL;
     free(t);
+}
+
+void tr_set_trace(tr_engine *t, FILE *out)
+{
+    t->trace = out;
 }
 
 const tr_stats *tr_get_stats(const tr_engine *t)

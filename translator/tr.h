@@ -42,6 +42,10 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget);
 /* The guest is idle (HLT): stop the kick timer until the next tr_exec. */
 void tr_idle(tr_engine *t);
 
+/* Trace mode: print each block as it is translated, guest code beside
+ * host code with the reason for each translation (NULL: off). */
+void tr_set_trace(tr_engine *t, FILE *out);
+
 const tr_stats *tr_get_stats(const tr_engine *t);
 void tr_print_stats(const tr_engine *t, FILE *out);
 

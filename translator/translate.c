@@ -398,7 +398,8 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
 }
 
 unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned avail, uint32_t eip,
-                      uint32_t block_id, const tr_stubs *stubs, ZydisMnemonic *stop, tr_stats *st)
+                      uint32_t block_id, const tr_stubs *stubs, ZydisMnemonic *stop, tr_stats *st,
+                      tr_trace_rec *rec)
 {
     ZydisDecoder dec;
     ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
@@ -415,8 +416,11 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
     emit_poll_probe(e, stubs->poll);
 
     while (c.n < TR_MAX_BLOCK_INSNS && off < avail) {
-        if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, code + off, avail - off, &z, op)))
+        if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, code + off, avail - off, &z, op))) {
+            if (rec)
+                rec->end = TR_END_DECODE;
             break; /* undefined, or runs into the next page: the interpreter decides */
+        }
         tr_emit before = *e;
         uint8_t exits_before = b->nexits;
         /* The first instruction's host code starts at 0: the probe counts
@@ -432,6 +436,8 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
                 *e = before;
                 *stop = z.mnemonic;
                 c.n--;
+                if (rec)
+                    rec->end = TR_END_INSN;
                 break;
             }
         }
@@ -440,17 +446,33 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
             b->nexits = exits_before;
             *stop = z.mnemonic;
             c.n--;
+            if (rec)
+                rec->end = TR_END_EMIT;
             break;
         }
+        if (rec)
+            rec->how[c.n - 1] = rw == RW_NONE ? TR_HOW_IDENTICAL :
+                                rw == RW_CONTINUE ? TR_HOW_REWRITTEN : TR_HOW_ENDS;
         if (rw == RW_NONE)
             st->insns_identical++;
         else
             st->insns_rewritten++;
         off += z.length;
         if (rw == RW_ENDS_BLOCK) {
+            if (rec) {
+                rec->end = TR_END_BRANCH;
+                rec->tail_off = (uint16_t)emit_size(e);
+            }
             b->ninsns = (uint16_t)c.n;
             return c.n;
         }
+    }
+    if (rec) {
+        if (c.n == TR_MAX_BLOCK_INSNS)
+            rec->end = TR_END_LIMIT;
+        else if (off >= avail)
+            rec->end = TR_END_PAGE;
+        rec->tail_off = (uint16_t)emit_size(e);
     }
     if (c.n > 0)
         emit_exit(&c, eip + off);

@@ -9,6 +9,30 @@
 #include "translator/block.h"
 #include "translator/tr.h"
 
+/* How one guest instruction was translated: the trace's class column. */
+enum tr_how {
+    TR_HOW_IDENTICAL,   /* copied (registers renamed, memory rebased) */
+    TR_HOW_REWRITTEN,   /* rewritten, the block goes on */
+    TR_HOW_ENDS,        /* rewritten control flow: the block ends with it */
+};
+
+/* Why a block ended. */
+enum tr_end {
+    TR_END_BRANCH,      /* at its last instruction, a rewritten branch */
+    TR_END_INSN,        /* before an instruction the interpreter must run */
+    TR_END_EMIT,        /* before an instruction the encoder refused */
+    TR_END_DECODE,      /* before bytes that do not decode within the page */
+    TR_END_PAGE,        /* at the end of the guest page */
+    TR_END_LIMIT,       /* at TR_MAX_BLOCK_INSNS instructions */
+};
+
+/* What trace mode records while translating (translate.c fills it). */
+typedef struct tr_trace_rec {
+    uint8_t how[TR_MAX_BLOCK_INSNS];  /* enum tr_how, per instruction */
+    uint8_t end;                      /* enum tr_end */
+    uint16_t tail_off;                /* host offset of the fall-through exit (or code end) */
+} tr_trace_rec;
+
 /*
  * Translate the block at guest eip, whose bytes start at code (host
  * pointer) with avail bytes left in the guest page.  Emits into e and
@@ -18,8 +42,11 @@
  * (ZYDIS_MNEMONIC_INVALID when it ended at a branch, the page end or the
  * size limit).  block_id is what the block's direct exits report in
  * cpu_state.tr_exit (with the exit's number in the low two bits).
+ * rec, when not NULL (trace mode), receives how each instruction was
+ * translated and why the block ended (trace.c prints it).
  */
 unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned avail, uint32_t eip,
-                      uint32_t block_id, const tr_stubs *stubs, ZydisMnemonic *stop, tr_stats *st);
+                      uint32_t block_id, const tr_stubs *stubs, ZydisMnemonic *stop, tr_stats *st,
+                      tr_trace_rec *rec);
 
 #endif
