@@ -93,11 +93,27 @@ static void test_trace_conditional_branch(void **state)
     harness_free(h);
 }
 
+/* An FS-relative access: copied, with the segment base added at run time. */
+static void test_trace_fs_base(void **state)
+{
+    (void)state;
+    harness *h = harness_new(HARNESS_FLAT32);
+    harness_asm(h, "    mov eax, [fs:0x10]\n    hlt\n");
+    h->cpu.seg[S_FS].base = 0x3000;
+    char *text = trace_of(h);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "memory operand rebased to [r15+r14], segment base added (FS)"));
+    assert_non_null(strstr(text, "; FS base"));
+    free(text);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trace_lists_guest_host_and_reasons),
         cmocka_unit_test(test_trace_conditional_branch),
+        cmocka_unit_test(test_trace_fs_base),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
