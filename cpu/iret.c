@@ -123,17 +123,8 @@ static void iret_protected(cpu_state *cpu, unsigned w)
         return;
     }
 
-    uint32_t err = sel & 0xfffcu;
     unsigned rpl = sel & 3;
-    uint64_t d;
-    if ((sel & 0xfffcu) == 0)
-        cpu_fault(cpu, EXC_GP, 0);
-    if (!cpu_fetch_descriptor(cpu, sel, &d) || !desc_code(d) || rpl < cpu->cpl)
-        cpu_fault(cpu, EXC_GP, err);
-    if (desc_conforming(d) ? desc_dpl(d) > rpl : desc_dpl(d) != rpl)
-        cpu_fault(cpu, EXC_GP, err);
-    if (!desc_present(d))
-        cpu_fault(cpu, EXC_NP, err);
+    uint64_t d = xfer_check_return_cs(cpu, sel);
     cpu_segment cs;
     cpu_seg_from_descriptor(&cs, sel, d);
 

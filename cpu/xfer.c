@@ -104,6 +104,22 @@ void xfer_tss_stack(cpu_state *cpu, unsigned dpl, uint16_t *ss, uint32_t *esp, u
     }
 }
 
+uint64_t xfer_check_return_cs(cpu_state *cpu, uint16_t sel)
+{
+    uint32_t err = sel & 0xfffcu;
+    unsigned rpl = sel & 3;
+    uint64_t d;
+    if ((sel & 0xfffcu) == 0)
+        cpu_fault(cpu, EXC_GP, 0);
+    if (!cpu_fetch_descriptor(cpu, sel, &d) || !desc_code(d) || rpl < cpu->cpl)
+        cpu_fault(cpu, EXC_GP, err);
+    if (desc_conforming(d) ? desc_dpl(d) > rpl : desc_dpl(d) != rpl)
+        cpu_fault(cpu, EXC_GP, err);
+    if (!desc_present(d))
+        cpu_fault(cpu, EXC_NP, err);
+    return d;
+}
+
 uint64_t xfer_check_inner_ss(cpu_state *cpu, uint16_t ss, unsigned dpl, uint32_t ext)
 {
     uint32_t err = (ss & 0xfffcu) | ext;

@@ -66,6 +66,14 @@ void xfer_tss_stack(cpu_state *cpu, unsigned dpl, uint16_t *ss, uint32_t *esp, u
  */
 uint64_t xfer_check_inner_ss(cpu_state *cpu, uint16_t ss, unsigned dpl, uint32_t ext);
 
+/*
+ * The code segment RET FAR and IRET return to (SDM Vol. 2 RET, IRET):
+ * #GP(0) for a null selector; #GP(sel) unless a code segment with
+ * RPL >= CPL and DPL = RPL (<= RPL if conforming); #NP(sel) if not
+ * present.  Returns its descriptor.
+ */
+uint64_t xfer_check_return_cs(cpu_state *cpu, uint16_t sel);
+
 /* Stack reads for RET/IRET: peek at SS:(sp + off) with the current stack
  * size; #SS(0) if outside the limit. */
 uint32_t xfer_peek(cpu_state *cpu, uint32_t off, unsigned size);
