@@ -9,7 +9,7 @@
 /* VMAs are the scarce resource (vm.max_map_count is 65530 by default):
  * past this many fills (each at most a VMA or two) the windows start over. */
 #define SHADOW_FILL_BUDGET 24000u
-#define RMAP_CAP (1u << 16)
+#define RMAP_CAP (1u << 18)
 
 int shadow_init(shadow_space *s, phys_mem *pm)
 {
@@ -60,12 +60,9 @@ void shadow_wipe(shadow_space *s)
         window_clear(&s->win[w]);
     for (uint32_t i = 0; i < s->nfills; i++) {
         const shadow_fill_rec *f = &s->fills[i];
-        if (f->large) {
-            forget_range(s, f->win, f->lin, 1u << 22);
+        forget_range(s, f->win, f->lin, (uint32_t)f->pages << 12);
+        if (f->large)
             s->large[f->win][f->lin >> 22] = 0;
-        } else {
-            forget_range(s, f->win, f->lin, 0x1000);
-        }
     }
     for (uint32_t i = 0; i < s->rmap_used; i++)
         s->rmap_head[s->rmap[i].frame] = -1;
@@ -83,7 +80,7 @@ void shadow_flush_nonglobal(shadow_space *s)
     uint32_t kept = 0;
     for (uint32_t i = 0; i < s->nfills; i++) {
         shadow_fill_rec f = s->fills[i];
-        uint32_t len = f.large ? 1u << 22 : 0x1000;
+        uint32_t len = (uint32_t)f.pages << 12;
         if (f.win == SHADOW_SUPERVISOR && f.global) {
             s->fills[kept++] = f;
             continue;
@@ -170,12 +167,12 @@ static bool ram_frames(const phys_mem *pm, uint32_t frame, uint32_t len)
 
 /* Map [lin, lin+len) to [frame, frame+len) with code frames read-only. */
 static int map_run(shadow_space *s, int w, uint32_t lin, uint32_t frame, uint32_t len, bool writable,
-                   bool global)
+                   bool global, bool large)
 {
     if (window_map(&s->win[w], lin, frame, len, writable) < 0)
         return -1;
-    bool large = len > 0x1000;
-    s->fills[s->nfills++] = (shadow_fill_rec){ .lin = lin, .win = (uint8_t)w, .large = large,
+    s->fills[s->nfills++] = (shadow_fill_rec){ .lin = lin, .pages = (uint16_t)(len >> 12),
+                                               .win = (uint8_t)w, .large = large,
                                                .global = global };
     for (uint32_t off = 0; off < len; off += 0x1000) {
         uint32_t p = (lin + off) >> 12;
@@ -197,6 +194,44 @@ static int map_run(shadow_space *s, int w, uint32_t lin, uint32_t frame, uint32_
     return 0;
 }
 
+/*
+ * Batched fills: the page-table entries around the faulting one that map
+ * the following (preceding) frames with the same rights join the fill, so
+ * a guest's contiguous mapping costs one mmap and one VMA instead of one
+ * per page.  Only entries the guest has already used (accessed bit set)
+ * join, so batching changes nothing the guest can see — a hardware TLB
+ * may prefetch and set A (SDM Vol. 3A §4.10.2.3), but the interpreter
+ * does not, and the differential test compares them exactly; a run kept
+ * writable needs the dirty bit set on each entry.  The run stays in the
+ * faulting entry's page table.
+ */
+#define BATCH_RIGHTS (PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_G)
+
+static void batch_neighbours(shadow_space *s, const pg_control *pc, uint32_t lin, uint32_t frame,
+                             bool writable, uint32_t *first, uint32_t *last)
+{
+    phys_mem *pm = s->pm;
+    uint32_t pde = phys_read(pm, ((pc->cr3 & ~0xfffu) | ((lin >> 20) & 0xffc)) & pm->a20_mask, 4);
+    uint32_t pt = pde & ~0xfffu;
+    uint32_t idx = (lin >> 12) & 1023;
+    uint32_t pte0 = phys_read(pm, (pt + idx * 4) & pm->a20_mask, 4);
+    for (int dir = -1; dir <= 1; dir += 2) {
+        for (int32_t j = (int32_t)idx + dir; j >= 0 && j < 1024; j += dir) {
+            uint32_t at = (pt + (uint32_t)j * 4) & pm->a20_mask;
+            uint32_t pte = phys_read(pm, at, 4);
+            uint32_t want = frame + (uint32_t)(j - (int32_t)idx) * 0x1000u;
+            if ((pte & BATCH_RIGHTS) != (pte0 & BATCH_RIGHTS) || (pte & ~0xfffu) != want ||
+                !(pte & PTE_A) || (writable && !(pte & PTE_D)) || !ram_frames(pm, want, 0x1000))
+                break;
+            uint32_t p = ((lin >> 22) << 10) | (uint32_t)j;
+            if (dir < 0)
+                *first = p;
+            else
+                *last = p;
+        }
+    }
+}
+
 enum shadow_fill shadow_fill(shadow_space *s, const pg_control *pc, int w, uint32_t lin,
                              bool write)
 {
@@ -214,19 +249,24 @@ enum shadow_fill shadow_fill(shadow_space *s, const pg_control *pc, int w, uint3
     /* Writable now only when a write would not need the walker (D set). */
     bool wp = pc->cr0 & 0x00010000u;
     bool writable = t.dirty && (user ? (t.rw && t.us) : (t.rw || !wp));
-    if (s->nfills >= SHADOW_FILL_BUDGET || s->rmap_used >= s->rmap_cap)
+    if (s->nfills >= SHADOW_FILL_BUDGET || s->rmap_used + 1024 > s->rmap_cap)
         shadow_wipe(s); /* rare: start over rather than grow */
     s->stats.fills++;
     if (t.large) {
         uint32_t lin4 = lin & ~0x3fffffu, frame4 = paddr & ~0x3fffffu;
         if (ram_frames(s->pm, frame4, 1u << 22)) {
-            if (map_run(s, w, lin4, frame4, 1u << 22, writable, t.global) < 0)
+            if (map_run(s, w, lin4, frame4, 1u << 22, writable, t.global, true) < 0)
                 return SHADOW_EMULATE;
             s->stats.large_fills++;
             return SHADOW_MAPPED;
         }
     }
-    if (map_run(s, w, lin & ~0xfffu, frame, 0x1000, writable, t.global) < 0)
+    uint32_t first = lin >> 12, last = lin >> 12;
+    batch_neighbours(s, pc, lin, frame, writable, &first, &last);
+    if (last > first)
+        s->stats.batched_fills++;
+    uint32_t run_frame = frame - ((lin >> 12) - first) * 0x1000u;
+    if (map_run(s, w, first << 12, run_frame, (last - first + 1) << 12, writable, t.global, false) < 0)
         return SHADOW_EMULATE;
     return SHADOW_MAPPED;
 }

@@ -11,7 +11,9 @@
  * until the guest invalidates it (SDM Vol. 3A §4.10.4) — so page-table
  * pages need no write tracing.
  *
- * A guest 4 MiB page is mapped with one mmap.  Frames holding translated
+ * A guest 4 MiB page is mapped with one mmap, and a fill of a 4 KiB page
+ * takes along the neighbouring entries of its page table that map the
+ * next frames with the same rights (one mmap, one VMA).  Frames holding translated
  * code are mapped read-only in every window (a reverse map finds the
  * writable mappings of a frame when it becomes code).  MMIO and
  * unbacked frames are never mapped: those accesses are emulated.
@@ -35,15 +37,16 @@ typedef struct shadow_rmap {
 } shadow_rmap;
 
 typedef struct shadow_stats {
-    uint64_t fills, fill_pages, large_fills, wipes, cr3_flushes, kept_global, invlpgs, downgrades,
-        emulated;
+    uint64_t fills, fill_pages, large_fills, batched_fills, wipes, cr3_flushes, kept_global, invlpgs,
+        downgrades, emulated;
 } shadow_stats;
 
 /* One fill: a 4 KiB page or a 4 MiB region (large), for wiping cheaply. */
 typedef struct shadow_fill_rec {
     uint32_t lin;
+    uint16_t pages;      /* 1 to 1024 */
     uint8_t win;
-    uint8_t large;
+    uint8_t large;       /* a guest 4 MiB page (INVLPG drops all of it) */
     uint8_t global;      /* the guest marked it global: survives CR3 writes */
 } shadow_fill_rec;
 

@@ -680,9 +680,9 @@ void tr_print_stats(const tr_engine *t, FILE *out)
                 (unsigned long long)s->blocks_ended_by[top[k]]);
     fprintf(out, "\n");
     const shadow_stats *ss = &t->shadow.stats;
-    fprintf(out, "  shadow fills        %llu (%llu pages, %llu as 4 MiB)\n",
+    fprintf(out, "  shadow fills        %llu (%llu pages, %llu as 4 MiB, %llu batched runs)\n",
             (unsigned long long)ss->fills, (unsigned long long)ss->fill_pages,
-            (unsigned long long)ss->large_fills);
+            (unsigned long long)ss->large_fills, (unsigned long long)ss->batched_fills);
     fprintf(out, "  shadow CR3 flushes  %llu (global fills kept %llu)\n",
             (unsigned long long)ss->cr3_flushes, (unsigned long long)ss->kept_global);
     fprintf(out, "  shadow wipes        %llu, invlpg %llu, code downgrades %llu, emulated %llu\n",
