@@ -267,15 +267,7 @@ static void op_ret_far(cpu_state *cpu, cpu_insn *in)
     /* Outer level: SS:ESP sit above the parameters imm skips. */
     uint32_t esp = cpu_stack_peek(cpu, 2 * w + imm, w);
     uint16_t ss = (uint16_t)cpu_stack_peek(cpu, 3 * w + imm, w);
-    uint32_t serr = ss & 0xfffcu;
-    uint64_t sd;
-    if ((ss & 0xfffcu) == 0)
-        cpu_fault(cpu, EXC_GP, 0);
-    if (!cpu_fetch_descriptor(cpu, ss, &sd) || (ss & 3) != rpl || !desc_writable_data(sd) ||
-        desc_dpl(sd) != rpl)
-        cpu_fault(cpu, EXC_GP, serr);
-    if (!desc_present(sd))
-        cpu_fault(cpu, EXC_SS, serr);
+    uint64_t sd = xfer_check_return_ss(cpu, ss, rpl);
     if (eip > cs.limit)
         cpu_fault(cpu, EXC_GP, 0);
 

@@ -120,6 +120,20 @@ uint64_t xfer_check_return_cs(cpu_state *cpu, uint16_t sel)
     return d;
 }
 
+uint64_t xfer_check_return_ss(cpu_state *cpu, uint16_t ss, unsigned rpl)
+{
+    uint32_t err = ss & 0xfffcu;
+    uint64_t d;
+    if ((ss & 0xfffcu) == 0)
+        cpu_fault(cpu, EXC_GP, 0);
+    if (!cpu_fetch_descriptor(cpu, ss, &d) || (ss & 3) != rpl || !desc_writable_data(d) ||
+        desc_dpl(d) != rpl)
+        cpu_fault(cpu, EXC_GP, err);
+    if (!desc_present(d))
+        cpu_fault(cpu, EXC_SS, err);
+    return d;
+}
+
 uint64_t xfer_check_inner_ss(cpu_state *cpu, uint16_t ss, unsigned dpl, uint32_t ext)
 {
     uint32_t err = (ss & 0xfffcu) | ext;

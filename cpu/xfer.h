@@ -74,6 +74,13 @@ uint64_t xfer_check_inner_ss(cpu_state *cpu, uint16_t ss, unsigned dpl, uint32_t
  */
 uint64_t xfer_check_return_cs(cpu_state *cpu, uint16_t sel);
 
+/*
+ * The stack segment RET FAR and IRET load when returning to the outer
+ * level rpl: #GP(0) for a null selector; #GP(sel) unless writable data
+ * with RPL = DPL = rpl; #SS(sel) if not present.  Returns its descriptor.
+ */
+uint64_t xfer_check_return_ss(cpu_state *cpu, uint16_t ss, unsigned rpl);
+
 /* Stack reads for RET/IRET: peek at SS:(sp + off) with the current stack
  * size; #SS(0) if outside the limit. */
 uint32_t xfer_peek(cpu_state *cpu, uint32_t off, unsigned size);
