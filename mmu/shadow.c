@@ -2,14 +2,35 @@
 #define _GNU_SOURCE
 #include "mmu/shadow.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-/* VMAs are the scarce resource (vm.max_map_count is 65530 by default):
- * past this many fills (each at most a VMA or two) the windows start over. */
-#define SHADOW_FILL_BUDGET 24000u
+/*
+ * VMAs are the scarce resource: the host refuses mmap past
+ * vm.max_map_count (65530 by default) for the whole process.  A fill
+ * that continues a neighbouring mapping (next linear page, next frame,
+ * same rights) is merged into it by the host and costs no VMA; any other
+ * splits the window's reservation and costs up to two.  The windows start
+ * over when the estimate reaches two thirds of the host's limit (the
+ * rest is the process's own: libraries, heap, code cache).
+ */
+#define SHADOW_VMA_FALLBACK 65530u
 #define RMAP_CAP (1u << 18)
+
+static uint32_t host_vma_budget(void)
+{
+    uint32_t max = SHADOW_VMA_FALLBACK;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        unsigned long v;
+        if (fscanf(f, "%lu", &v) == 1 && v >= 4096 && v < (1ul << 31))
+            max = (uint32_t)v;
+        fclose(f);
+    }
+    return max - max / 3;
+}
 
 int shadow_init(shadow_space *s, phys_mem *pm)
 {
@@ -19,7 +40,9 @@ int shadow_init(shadow_space *s, phys_mem *pm)
     s->rmap_head = malloc(frames * sizeof(int32_t));
     s->rmap = malloc(RMAP_CAP * sizeof(shadow_rmap));
     s->rmap_cap = RMAP_CAP;
-    s->fills = malloc(SHADOW_FILL_BUDGET * sizeof(shadow_fill_rec));
+    s->vma_budget = host_vma_budget();
+    s->fills_cap = s->vma_budget;
+    s->fills = malloc(s->fills_cap * sizeof(shadow_fill_rec));
     if (!s->rmap_head || !s->rmap || !s->fills)
         return -1;
     memset(s->rmap_head, 0xff, frames * sizeof(int32_t));
@@ -68,6 +91,7 @@ void shadow_wipe(shadow_space *s)
         s->rmap_head[s->rmap[i].frame] = -1;
     s->rmap_used = 0;
     s->nfills = 0;
+    s->vmas = 0;
     s->stats.wipes++;
 }
 
@@ -92,6 +116,7 @@ void shadow_flush_nonglobal(shadow_space *s)
             s->large[f.win][f.lin >> 22] = 0;
     }
     s->nfills = kept;
+    s->vmas = 2 * kept + 1;
     /* The reverse map may name dropped mappings: it is checked on use. */
     s->stats.cr3_flushes++;
     s->stats.kept_global += kept;
@@ -110,6 +135,7 @@ void shadow_invlpg(shadow_space *s, uint32_t lin)
         } else if (s->frame_of[w][lin >> 12]) {
             window_unmap(&s->win[w], lin & ~0xfffu, 0x1000);
             forget_range(s, w, lin & ~0xfffu, 0x1000);
+            s->vmas += 2;
         }
     }
 }
@@ -133,6 +159,7 @@ void shadow_frame_became_code(shadow_space *s, uint32_t paddr)
         if (s->frame_of[r->win][r->lin_page] != (frame >> 12) + 1 || !s->writable[r->win][r->lin_page])
             continue;
         mprotect(s->win[r->win].base + ((uintptr_t)r->lin_page << 12), 0x1000, PROT_READ);
+        s->vmas += 2;
         s->writable[r->win][r->lin_page] = false;
         s->stats.downgrades++;
     }
@@ -146,6 +173,7 @@ void shadow_frame_became_code(shadow_space *s, uint32_t paddr)
             uint32_t lin = (region << 22) | (frame & 0x3ff000u);
             if (s->writable[w][lin >> 12]) {
                 mprotect(s->win[w].base + lin, 0x1000, PROT_READ);
+                s->vmas += 2;
                 s->writable[w][lin >> 12] = false;
                 s->stats.downgrades++;
             }
@@ -165,20 +193,49 @@ static bool ram_frames(const phys_mem *pm, uint32_t frame, uint32_t len)
     return true;
 }
 
+/*
+ * The host VMAs a new mapping of [lin, lin+len) adds (or removes) in a
+ * window: one of its own, plus one when it splits the reservation (empty
+ * pages on both sides), minus one when it fills a gap (mapped pages on
+ * both sides), minus one for each neighbour the host merges it with
+ * (mm/mmap.c merges file mappings that continue each other).
+ */
+static int vma_delta(const shadow_space *s, int w, uint32_t lin, uint32_t frame, uint32_t len,
+                     bool writable)
+{
+    uint32_t p = lin >> 12, n = len >> 12;
+    uint32_t left = p > 0 ? s->frame_of[w][p - 1] : 0;
+    uint32_t right = p + n < (1u << 20) ? s->frame_of[w][p + n] : 0;
+    int delta = 1 + (!left && !right) - (left && right);
+    if (left && left == (frame >> 12) && s->writable[w][p - 1] == writable)
+        delta--;
+    if (right && right == (frame >> 12) + n + 1 && s->writable[w][p + n] == writable)
+        delta--;
+    return delta;
+}
+
 /* Map [lin, lin+len) to [frame, frame+len) with code frames read-only. */
 static int map_run(shadow_space *s, int w, uint32_t lin, uint32_t frame, uint32_t len, bool writable,
                    bool global, bool large)
 {
     if (window_map(&s->win[w], lin, frame, len, writable) < 0)
         return -1;
-    s->fills[s->nfills++] = (shadow_fill_rec){ .lin = lin, .pages = (uint16_t)(len >> 12),
-                                               .win = (uint8_t)w, .large = large,
-                                               .global = global };
+    int delta = vma_delta(s, w, lin, frame, len, writable);
+    s->vmas = delta < 0 && s->vmas < (uint32_t)-delta ? 0 : s->vmas + (uint32_t)delta;
+    shadow_fill_rec *last = s->nfills ? &s->fills[s->nfills - 1] : NULL;
+    if (last && !large && !last->large && last->win == w && last->global == global &&
+        last->lin + ((uint64_t)last->pages << 12) == lin && last->pages + (len >> 12) <= (1u << 19))
+        last->pages += len >> 12;
+    else
+        s->fills[s->nfills++] = (shadow_fill_rec){ .lin = lin, .pages = len >> 12,
+                                                   .win = (uint8_t)w, .large = large,
+                                                   .global = global };
     for (uint32_t off = 0; off < len; off += 0x1000) {
         uint32_t p = (lin + off) >> 12;
         bool wr = writable;
         if (wr && phys_is_code(s->pm, frame + off)) {
             mprotect(s->win[w].base + lin + off, 0x1000, PROT_READ);
+            s->vmas += 2;
             wr = false;
         }
         s->frame_of[w][p] = ((frame + off) >> 12) + 1;
@@ -207,8 +264,8 @@ static int map_run(shadow_space *s, int w, uint32_t lin, uint32_t frame, uint32_
  */
 #define BATCH_RIGHTS (PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_G)
 
-static void batch_neighbours(shadow_space *s, const pg_control *pc, uint32_t lin, uint32_t frame,
-                             bool writable, uint32_t *first, uint32_t *last)
+static void batch_neighbours(shadow_space *s, const pg_control *pc, int w, uint32_t lin,
+                             uint32_t frame, bool writable, uint32_t *first, uint32_t *last)
 {
     phys_mem *pm = s->pm;
     uint32_t pde = phys_read(pm, ((pc->cr3 & ~0xfffu) | ((lin >> 20) & 0xffc)) & pm->a20_mask, 4);
@@ -224,6 +281,8 @@ static void batch_neighbours(shadow_space *s, const pg_control *pc, uint32_t lin
                 !(pte & PTE_A) || (writable && !(pte & PTE_D)) || !ram_frames(pm, want, 0x1000))
                 break;
             uint32_t p = ((lin >> 22) << 10) | (uint32_t)j;
+            if (s->frame_of[w][p])
+                break; /* mapped already: re-mapping it would only cost */
             if (dir < 0)
                 *first = p;
             else
@@ -249,7 +308,8 @@ enum shadow_fill shadow_fill(shadow_space *s, const pg_control *pc, int w, uint3
     /* Writable now only when a write would not need the walker (D set). */
     bool wp = pc->cr0 & 0x00010000u;
     bool writable = t.dirty && (user ? (t.rw && t.us) : (t.rw || !wp));
-    if (s->nfills >= SHADOW_FILL_BUDGET || s->rmap_used + 1024 > s->rmap_cap)
+    if (s->vmas + 4 >= s->vma_budget || s->nfills >= s->fills_cap ||
+        s->rmap_used + 1024 > s->rmap_cap)
         shadow_wipe(s); /* rare: start over rather than grow */
     s->stats.fills++;
     if (t.large) {
@@ -262,7 +322,7 @@ enum shadow_fill shadow_fill(shadow_space *s, const pg_control *pc, int w, uint3
         }
     }
     uint32_t first = lin >> 12, last = lin >> 12;
-    batch_neighbours(s, pc, lin, frame, writable, &first, &last);
+    batch_neighbours(s, pc, w, lin, frame, writable, &first, &last);
     if (last > first)
         s->stats.batched_fills++;
     uint32_t run_frame = frame - ((lin >> 12) - first) * 0x1000u;

@@ -44,7 +44,7 @@ typedef struct shadow_stats {
 /* One fill: a 4 KiB page or a 4 MiB region (large), for wiping cheaply. */
 typedef struct shadow_fill_rec {
     uint32_t lin;
-    uint16_t pages;      /* 1 to 1024 */
+    uint32_t pages;      /* 1 to 2^20: neighbouring fills share a record */
     uint8_t win;
     uint8_t large;       /* a guest 4 MiB page (INVLPG drops all of it) */
     uint8_t global;      /* the guest marked it global: survives CR3 writes */
@@ -61,7 +61,9 @@ typedef struct shadow_space {
     shadow_rmap *rmap;
     uint32_t rmap_used, rmap_cap;
     shadow_fill_rec *fills;  /* every fill since the last wipe */
-    uint32_t nfills;         /* = mappings made, the VMA budget's measure */
+    uint32_t nfills, fills_cap;
+    uint32_t vmas;           /* host VMAs the windows may use: an estimate from above */
+    uint32_t vma_budget;     /* start over past this (a share of vm.max_map_count) */
     shadow_stats stats;
 } shadow_space;
 

@@ -110,6 +110,9 @@ static const ZydisRegister callee_saved[6] = {
 
 #define STATE_MEM(off) emit_mem(ZYDIS_REGISTER_R13, ZYDIS_REGISTER_NONE, 0, (off), 4)
 #define R(x) emit_reg(ZYDIS_REGISTER_##x)
+/* The instruction count lives in R10 inside translated code (translate.c). */
+#define ICOUNT_MEM \
+    emit_mem(ZYDIS_REGISTER_R13, ZYDIS_REGISTER_NONE, 0, offsetof(cpu_state, stats.instructions), 8)
 
 static int emit_trampolines(tr_engine *t)
 {
@@ -131,6 +134,7 @@ static int emit_trampolines(tr_engine *t)
     emit0(&e, ZYDIS_MNEMONIC_POPFQ);
     for (int i = 0; i < 8; i++)
         emit2(&e, ZYDIS_MNEMONIC_MOV, emit_reg(guest_host_regs[i]), STATE_MEM(regs + 4 * i));
+    emit2(&e, ZYDIS_MNEMONIC_MOV, R(R10), ICOUNT_MEM);
     emit1(&e, ZYDIS_MNEMONIC_JMP, R(R11));
 
     /* exit: the block has stored the next EIP */
@@ -144,6 +148,7 @@ static int emit_trampolines(tr_engine *t)
     emit2(&e, ZYDIS_MNEMONIC_AND, R(R9D), emit_imm((int32_t)~FL_ARITH));
     emit2(&e, ZYDIS_MNEMONIC_OR, R(R9D), R(R8D));
     emit2(&e, ZYDIS_MNEMONIC_MOV, STATE_MEM(fl), R(R9D));
+    emit2(&e, ZYDIS_MNEMONIC_MOV, ICOUNT_MEM, R(R10));
     emit2(&e, ZYDIS_MNEMONIC_ADD, R(RSP), emit_imm(8));
     for (int i = 5; i >= 0; i--)
         emit1(&e, ZYDIS_MNEMONIC_POP, emit_reg(callee_saved[i]));
@@ -212,7 +217,7 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
         cpu->regs[r] = (uint32_t)g[greg_of[r]];
     cpu->eflags = (cpu->eflags & ~FL_ARITH) | ((uint32_t)g[REG_EFL] & FL_ARITH);
     cpu->eip = b->eip + b->side[i].guest_off;
-    cpu->stats.instructions += i;
+    cpu->stats.instructions = (uint64_t)g[REG_R10] + i;
     t->trap_addr = addr;
     t->trap_sig = sig;
     t->in_code = 0;
