@@ -4,6 +4,12 @@
 # busybox-static:i386.
 #
 #   guests/linux/build-guest.sh [OUTDIR]      (default: guest-images/ at the top)
+#   guests/linux/build-guest.sh --initrd FILE INIT [EXTRA_DIR] [OUTDIR]
+#
+# The second form builds only one more initramfs, FILE (gzip'd cpio), from
+# the same busybox with INIT as /init and EXTRA_DIR's contents copied over
+# its root (benchmarks/build.sh makes the benchmark initramfs this way); it
+# uses (and fetches if missing) the packages in OUTDIR/debs like the first.
 #
 # Writes, in OUTDIR:
 #   vmlinuz          the kernel's bzImage, from the package's /boot/vmlinuz-*
@@ -22,6 +28,15 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+extra_file= extra_init= extra_dir=
+if [ "${1:-}" = --initrd ]; then
+  [ $# -ge 3 ] || { echo "usage: $0 --initrd FILE INIT [EXTRA_DIR] [OUTDIR]" >&2; exit 2; }
+  extra_file=$2 extra_init=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
+  shift 3
+  if [ $# -ge 1 ]; then extra_dir=$(cd "$1" && pwd); shift; fi
+  mkdir -p "$(dirname "$extra_file")"
+  extra_file=$(cd "$(dirname "$extra_file")" && pwd)/$(basename "$extra_file")
+fi
 out=${1:-$top/guest-images}
 mkdir -p "$out/debs"
 out=$(cd "$out" && pwd)
@@ -72,7 +87,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/btvm-guest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # 2. The kernel.
-if [ ! -s "$out/vmlinuz" ] || [ "$kdeb" -nt "$out/vmlinuz" ]; then
+if [ -z "$extra_file" ] && [ ! -s "$out/vmlinuz" ] || [ "$kdeb" -nt "$out/vmlinuz" ]; then
   mkdir "$work/k"
   dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$work/k" --wildcards './boot/vmlinuz-*'
   cp "$work/k"/boot/vmlinuz-* "$out/vmlinuz.tmp"
@@ -84,9 +99,9 @@ mkdir "$work/bb"
 dpkg-deb -x "$bdeb" "$work/bb"
 [ -x "$work/bb/bin/busybox" ] || die "$bdeb has no /bin/busybox"
 
-# make_initrd NAME INIT_SCRIPT
+# make_initrd NAME INIT_SCRIPT [EXTRA_DIR [OUTFILE]]
 make_initrd() {
-  local name=$1 init=$2 root="$work/root-$1"
+  local name=$1 init=$2 extra=${3:-} dest=${4:-$out/$1} root="$work/root-$1"
   mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc}
   cp "$work/bb/bin/busybox" "$root/bin/busybox"
   # The applet links are made by /init at boot (busybox --install), so the
@@ -95,10 +110,17 @@ make_initrd() {
   cp "$init" "$root/init"
   chmod 0755 "$root/init"
   printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+  [ -z "$extra" ] || cp -a "$extra/." "$root/"
   (cd "$root" && find . -print0 | LC_ALL=C sort -z |
-     cpio --null -o -H newc --owner=0:0 --quiet) | gzip -9n >"$out/$name.tmp"
-  mv "$out/$name.tmp" "$out/$name"
+     cpio --null -o -H newc --owner=0:0 --quiet) | gzip -9n >"$dest.tmp"
+  mv "$dest.tmp" "$dest"
 }
+
+if [ -n "$extra_file" ]; then
+  make_initrd "$(basename "$extra_file")" "$extra_init" "$extra_dir" "$extra_file"
+  echo "build-guest: $extra_file ($(stat -c %s "$extra_file") bytes)"
+  exit 0
+fi
 
 make_initrd initrd.gz "$here/init"
 make_initrd initrd-test.gz "$here/init-test"
