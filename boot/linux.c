@@ -74,6 +74,16 @@
 
 /* Outside the setup header (zero-page.rst). */
 #define BP_EXT_MEM_K      0x002     /* screen_info.ext_mem_k, u16: KiB above 1 MiB (max 64 MiB) */
+/* The rest of screen_info (include/uapi/linux/screen_info.h), as a BIOS
+ * in text mode 3 leaves it: what vgacon starts from. */
+#define BP_ORIG_X         0x000     /* u8: cursor column */
+#define BP_ORIG_Y         0x001     /* u8: cursor row */
+#define BP_VIDEO_MODE     0x006     /* u8: BIOS video mode */
+#define BP_VIDEO_COLS     0x007     /* u8 */
+#define BP_VIDEO_EGA_BX   0x00a     /* u16: 0x10 would mean CGA */
+#define BP_VIDEO_LINES    0x00e     /* u8 */
+#define BP_VIDEO_ISVGA    0x00f     /* u8: 1 = VGA */
+#define BP_VIDEO_POINTS   0x010     /* u16: character height */
 #define BP_ACPI_RSDP_ADDR 0x070     /* u64 (2.14+): where the RSDP is */
 #define BP_ALT_MEM_K      0x1e0     /* u32: KiB above 1 MiB */
 #define BP_E820_ENTRIES   0x1e8     /* u8 */
@@ -407,10 +417,20 @@ int linux_load(cpu_state *cpu, phys_mem *mem, const boot_params *p, char *err, s
     wr32(bp + HDR_RAMDISK_IMAGE, initrd_addr);
     wr32(bp + HDR_RAMDISK_SIZE, (uint32_t)isize);
 
+    /* The board's VGA (devices/vga.c) starts in the state a BIOS leaves
+     * after setting mode 3: say so, so vgacon drives it as tty0 (the
+     * console only where the command line names tty0 or no console). */
+    bp[BP_ORIG_X] = 0;
+    bp[BP_ORIG_Y] = 0;
+    bp[BP_VIDEO_MODE] = 3;
+    bp[BP_VIDEO_COLS] = 80;
+    wr16(bp + BP_VIDEO_EGA_BX, 0);
+    bp[BP_VIDEO_LINES] = 25;
+    bp[BP_VIDEO_ISVGA] = 1;
+    wr16(bp + BP_VIDEO_POINTS, 16);
+
     /* Memory sizes the BIOS would have reported: E820 (int 15h AX=E820h),
-     * and the legacy 88h/E801h values.  screen_info stays zero, so the
-     * kernel finds no VGA text console (vgacon: no video mode, lines or
-     * columns) and uses the serial console named on the command line. */
+     * and the legacy 88h/E801h values. */
     uint64_t ext_k = (ram - MiB) >> 10;
     wr16(bp + BP_EXT_MEM_K, (uint16_t)(ext_k > 0xfc00 ? 0xfc00 : ext_k));
     wr32(bp + BP_ALT_MEM_K, (uint32_t)ext_k);

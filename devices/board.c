@@ -14,6 +14,7 @@
 #include "devices/port92.h"
 #include "devices/rtc.h"
 #include "devices/uart.h"
+#include "devices/vga.h"
 
 /* One row per device of the standard PC, created in this order (the
  * interrupt controller first: others take its lines). */
@@ -30,6 +31,8 @@ static const struct pc_slot {
     { "i8254", { .name = "pit", .port = 0x40, .irq = 0 } },
     { "isa-serial", { .name = "com1", .port = 0x3f8, .irq = 4, .index = 0 } },
     { "isa-serial", { .name = "com2", .port = 0x2f8, .irq = 3, .index = 1 } },
+    /* after the PCI bus: the VGA is also PCI function 1234:1111 */
+    { "vga", { .name = "vga", .port = 0x3c0, .irq = -1, .mmio = 0xa0000 } },
     { "isa-debug-exit", { .name = "debugexit", .port = 0xf4, .irq = -1 } },
     /* ACPI power off; boot/acpi.c puts these ports and SCI IRQ 9 in the FADT */
     { "acpi-pm", { .name = "acpi-pm", .port = ACPI_PM_BASE, .irq = 9 } },
@@ -48,6 +51,7 @@ static const device_type *const known_types[] = {
     &port92_type,
     &pci_type,
     &acpi_pm_type,
+    &vga_type,
     NULL,
 };
 

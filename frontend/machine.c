@@ -6,10 +6,21 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cpu/interp.h"
 #include "devices/lapic.h"
+#include "frontend/display.h"
+#include "frontend/screendump.h"
+#include "mmu/shadow.h"
 #include "translator/tr.h"
+
+/* For the statistics overlay, wanted from translator/ (not there yet):
+ * weak, so btvm links either way and shows them once they exist. */
+extern const shadow_stats *tr_get_shadow_stats(const tr_engine *t) __attribute__((weak));
+extern void tr_get_code_cache_use(const tr_engine *t, size_t *used, size_t *size)
+    __attribute__((weak));
 
 /* Instructions per slice: at ~10 M instructions/s a slice is well under a
  * millisecond, so timers fire late by less than the PIT's 1 ms tick. */
@@ -22,6 +33,32 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int sig)
 {
     stop_signal = sig;
+}
+
+/* SIGUSR1 with -screendump: write the screen now (in the main loop). */
+static volatile sig_atomic_t dump_signal;
+
+static void on_dump_signal(int sig)
+{
+    (void)sig;
+    dump_signal = 1;
+}
+
+/* -screendump FILE must be writable before the guest runs, not at exit. */
+static int check_writable(const char *path, char *err, size_t errlen)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir ? 1 : 0] = 0;
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (access(path, F_OK) == 0 ? access(path, W_OK) < 0 : access(dir, W_OK) < 0) {
+        snprintf(err, errlen, "cannot write screendump '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static void wire_intr(void *opaque, int pin, int level)
@@ -89,6 +126,10 @@ int machine_create(machine *m, const machine_config *cfg, char *err, size_t errl
         }
         tr_set_trace(m->tr, m->trace);
     }
+    if (cfg->screendump && check_writable(cfg->screendump, err, errlen) < 0)
+        goto fail;
+    if (cfg->display_sdl && !(m->disp = display_sdl_create(m, err, errlen)))
+        goto fail;
     return 0;
 fail:
     machine_destroy(m);
@@ -97,6 +138,8 @@ fail:
 
 void machine_destroy(machine *m)
 {
+    display_destroy(m->disp);
+    m->disp = NULL;
     tr_free(m->tr);
     m->tr = NULL;
     if (m->trace && m->trace != stderr)
@@ -129,6 +172,9 @@ static void wait_for_event(machine *m)
     int timeout_ms = -1;
     if (deadline != VCLOCK_NEVER)
         timeout_ms = deadline <= now ? 0 : (int)((deadline - now + 999999) / 1000000);
+    /* A window's input and redraws must not wait for the guest's timers. */
+    if (m->disp && (timeout_ms < 0 || timeout_ms > DISPLAY_IDLE_MS))
+        timeout_ms = DISPLAY_IDLE_MS;
     struct pollfd pfd = { .fd = console_fd(&m->con), .events = POLLIN };
     poll(&pfd, pfd.fd >= 0 ? 1 : 0, timeout_ms);
 }
@@ -150,6 +196,60 @@ void machine_print_stats(machine *m, FILE *out)
         tr_print_stats(m->tr, out);
 }
 
+void machine_get_stats(machine *m, machine_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    const cpu_stats *c = &m->cpu.stats;
+    st->time_ns = vclock_now(&m->clock) - m->start_ns;
+    st->bt = m->tr != NULL;
+    st->instructions = c->instructions;
+    st->insns_interpreted = c->instructions;
+    st->exceptions = c->exceptions;
+    st->interrupts = c->interrupts;
+    st->tlb_misses = c->tlb_misses;
+    st->tlb_flushes = c->tlb_flushes;
+    st->unclaimed_io = m->io.unclaimed_accesses;
+    if (!m->tr)
+        return;
+    const tr_stats *t = tr_get_stats(m->tr);
+    st->insns_interpreted = t->insns_interpreted;
+    st->handoffs_mode = t->handoffs_mode;
+    st->blocks_translated = t->blocks_translated;
+    st->block_runs = t->block_runs;
+    st->chains = t->chains;
+    st->kicks = t->kicks;
+    st->traps = t->traps;
+    st->traps_code_write = t->traps_code_write;
+    st->invalidations = t->invalidations;
+    st->cache_flushes = t->cache_flushes;
+    if (tr_get_shadow_stats) {
+        const shadow_stats *ss = tr_get_shadow_stats(m->tr);
+        st->have_shadow = true;
+        st->shadow_fills = ss->fills;
+        st->shadow_fill_pages = ss->fill_pages;
+        st->shadow_wipes = ss->wipes;
+        st->shadow_cr3_flushes = ss->cr3_flushes;
+        st->shadow_emulated = ss->emulated;
+    }
+    if (tr_get_code_cache_use) {
+        size_t used, size;
+        tr_get_code_cache_use(m->tr, &used, &size);
+        st->have_code_cache = true;
+        st->code_cache_used = used;
+        st->code_cache_size = size;
+    }
+}
+
+int machine_screendump(machine *m, const char *path, char *err, size_t errlen)
+{
+    vga_state *vga = board_find_device(&m->board, "vga");
+    if (!vga) {
+        snprintf(err, errlen, "screendump: the board has no VGA");
+        return -1;
+    }
+    return screendump_vga(vga, path, err, errlen);
+}
+
 int machine_run(machine *m)
 {
     cpu_state *cpu = &m->cpu;
@@ -158,10 +258,25 @@ int machine_run(machine *m)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (m->cfg.screendump) {
+        struct sigaction su = { .sa_handler = on_dump_signal };
+        sigemptyset(&su.sa_mask);
+        sigaction(SIGUSR1, &su, NULL);
+    }
     for (;;) {
         enum cpu_exit why = m->tr ? tr_exec(m->tr, SLICE_INSNS) : cpu_exec(cpu, SLICE_INSNS);
         vclock_run(&m->clock);
         console_poll(&m->con);
+        if (m->disp && display_poll(m->disp)) {
+            fprintf(stderr, "\r\nbtvm: window closed\n");
+            return 0;
+        }
+        if (dump_signal) {
+            char err[256];
+            dump_signal = 0;
+            if (machine_screendump(m, m->cfg.screendump, err, sizeof(err)) < 0)
+                fprintf(stderr, "\r\nbtvm: %s\n", err);
+        }
 
         if (m->board.exit_requested)
             return m->board.exit_status;

@@ -23,6 +23,11 @@ int main(int argc, char **argv)
         return 1;
     }
     int status = machine_run(&m);
+    if (cfg.screendump && machine_screendump(&m, cfg.screendump, err, sizeof(err)) < 0) {
+        fprintf(stderr, "btvm: %s\n", err);
+        if (status == 0)
+            status = 1;
+    }
     if (cfg.stats)
         machine_print_stats(&m, stderr);
     machine_destroy(&m);

@@ -19,7 +19,11 @@ void options_usage(FILE *out)
             "  -bios FILE       start a ROM image from the reset vector\n"
             "  -m SIZE          guest RAM, in MiB or with a K/M/G suffix (default 256M)\n"
             "  -nographic       serial console on the terminal (the default display)\n"
-            "  -display none    no display (same as -nographic for now)\n"
+            "  -display sdl     a window showing the VGA screen; keys and mouse go to the\n"
+            "                   guest (click grabs the mouse, Ctrl-Alt-G releases it;\n"
+            "                   Ctrl-Alt-S shows live statistics); COM1 stays on the terminal\n"
+            "  -display none    no window (the default)\n"
+            "  -screendump FILE write the VGA screen to FILE as PNG at exit and on SIGUSR1\n"
             "  -accel ENGINE    bt: the binary translator (default; 32-bit protected-mode code\n"
             "                   runs translated, the rest on the interpreter);\n"
             "                   interp: the reference interpreter alone\n"
@@ -81,6 +85,7 @@ enum options_result options_parse(int argc, char **argv, machine_config *cfg, ch
         }
         if (!strcmp(name, "-nographic")) {
             cfg->nographic = true;
+            cfg->display_sdl = false; /* as QEMU: no window */
             continue;
         }
         if (!strcmp(name, "-no-reboot")) {
@@ -92,7 +97,8 @@ enum options_result options_parse(int argc, char **argv, machine_config *cfg, ch
             continue;
         }
         static const char *const with_arg[] = { "-kernel", "-append", "-initrd", "-bios", "-m",
-                                                "-accel", "-display", "-d", "-D", NULL };
+                                                "-accel", "-display", "-d", "-D", "-screendump",
+                                                NULL };
         int k = -1;
         for (int j = 0; with_arg[j]; j++)
             if (!strcmp(name, with_arg[j]))
@@ -134,8 +140,12 @@ enum options_result options_parse(int argc, char **argv, machine_config *cfg, ch
             }
             break;
         case 6:
-            if (strcmp(v, "none") != 0) {
-                snprintf(err, errlen, "unknown display '%s' (available: none)", v);
+            if (strcmp(v, "sdl") == 0) {
+                cfg->display_sdl = true;
+            } else if (strcmp(v, "none") == 0) {
+                cfg->display_sdl = false;
+            } else {
+                snprintf(err, errlen, "unknown display '%s' (available: sdl, none)", v);
                 return OPTIONS_ERROR;
             }
             break;
@@ -147,6 +157,13 @@ enum options_result options_parse(int argc, char **argv, machine_config *cfg, ch
             cfg->trace = true;
             break;
         case 8: cfg->trace_file = v; break;
+        case 9:
+            if (!*v) {
+                snprintf(err, errlen, "-screendump needs a file name");
+                return OPTIONS_ERROR;
+            }
+            cfg->screendump = v;
+            break;
         }
     }
     if (!cfg->boot.kernel && !cfg->boot.bios) {
