@@ -10,7 +10,8 @@
  * "NANO-STOP" just after it, so the host can time the loop too:
  * benchmarks/run does, for every engine)
  * after a line "NANO-TSC khz=K" (the guest TSC rate, measured against PIT
- * channel 2 over 50 ms, so ns/op is in the guest's view of real time) and
+ * channel 2 over 50 ms, the lowest of three, so ns/op is in the guest's
+ * view of real time) and
  * before "NANO-END failures=F".  Then it exits through the debug-exit port
  * 0xf4 (status 1 if every check held).
  *
@@ -369,8 +370,9 @@ static void paging_init(void)
 }
 
 /* The TSC against PIT channel 2 (gated by port 0x61 bit 0, OUT2 readable as
- * bit 5) counting 59659 ticks (50 ms) in mode 0. */
-static uint32_t calibrate_tsc_khz(void)
+ * bit 5) counting 59659 ticks (50 ms) in mode 0.  A late look at OUT2 can
+ * only lengthen the interval, so the lowest of three is the estimate. */
+static uint32_t calibrate_tsc_khz_once(void)
 {
     const uint32_t ticks = 59659;
     outb(0x61, (inb(0x61) & ~0x02) | 0x01);
@@ -384,6 +386,17 @@ static uint32_t calibrate_tsc_khz(void)
     uint64_t t1 = rdtsc();
     outb(0x61, inb(0x61) & ~0x01);
     return (uint32_t)((t1 - t0) * PIT_HZ / ticks / 1000);
+}
+
+static uint32_t calibrate_tsc_khz(void)
+{
+    uint32_t best = 0xffffffffu;
+    for (int i = 0; i < 3; i++) {
+        uint32_t k = calibrate_tsc_khz_once();
+        if (k < best)
+            best = k;
+    }
+    return best;
 }
 
 /* Print v / d with one decimal. */
