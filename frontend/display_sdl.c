@@ -383,6 +383,15 @@ display *display_sdl_create(machine *m, char *err, size_t errlen)
         snprintf(err, errlen, "-display sdl needs the board's vga and i8042");
         return NULL;
     }
+    /* Without a display server SDL would try other back ends (and
+     * libwayland prints its own complaints): say it in one line. */
+    const char *x = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
+    if ((!x || !*x) && (!wl || !*wl) && !getenv("SDL_VIDEODRIVER")) {
+        snprintf(err, errlen, "-display sdl: no display to open a window on (DISPLAY is not set)");
+        return NULL;
+    }
+    if ((!wl || !*wl) && !getenv("SDL_VIDEODRIVER"))
+        SDL_SetHint(SDL_HINT_VIDEODRIVER, "x11");
     /* The main loop handles SIGINT/SIGTERM itself. */
     SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
     SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "nearest");
