@@ -146,6 +146,7 @@ void phys_unmark_code(phys_mem *pm, uint32_t paddr)
 {
     if (paddr < pm->ram_size && pm->code_page[paddr >> 12]) {
         pm->page_gen[paddr >> 12]++;
+        pm->code_epoch++;
         pm->code_page[paddr >> 12] = 0;
         pm->generation++; /* writes may take host pointers again */
         if (pm->code_hook)
@@ -156,8 +157,10 @@ void phys_unmark_code(phys_mem *pm, uint32_t paddr)
 static void note_ram_write(phys_mem *pm, uint32_t paddr, uint32_t len)
 {
     for (uint32_t p = paddr >> 12; p <= (paddr + len - 1) >> 12 && p < (pm->ram_size >> 12); p++)
-        if (pm->code_page[p])
+        if (pm->code_page[p]) {
             pm->page_gen[p]++;
+            pm->code_epoch++;
+        }
 }
 
 static uint32_t load_le(const uint8_t *p, unsigned size)

@@ -55,6 +55,7 @@ typedef struct phys_mem {
      */
     uint8_t *code_page;      /* one byte per RAM page: 1 = code */
     uint32_t *page_gen;      /* write generation per RAM page */
+    uint64_t code_epoch;     /* bumped with any page's generation */
     /* Told when a page becomes code or stops being code: the translator
      * write-protects its shadow mappings of code pages. */
     void (*code_hook)(void *opaque, uint32_t paddr, bool is_code);

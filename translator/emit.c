@@ -61,7 +61,8 @@ bool emit_insn(tr_emit *e, ZydisMnemonic m, unsigned nops, const ZydisEncoderOpe
     return emit_request(e, &req);
 }
 
-bool emit_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx)
+static bool encode_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx, ZydisBranchType type,
+                          ZydisBranchWidth width)
 {
     if (e->failed)
         return false;
@@ -69,8 +70,8 @@ bool emit_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx)
     memset(&req, 0, sizeof(req));
     req.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
     req.mnemonic = m;
-    req.branch_type = ZYDIS_BRANCH_TYPE_NEAR;
-    req.branch_width = ZYDIS_BRANCH_WIDTH_32;
+    req.branch_type = type;
+    req.branch_width = width;
     req.operand_count = 1;
     req.operands[0] = emit_imm((int64_t)target_rx);
     ZyanUSize len = (ZyanUSize)(e->end - e->p);
@@ -81,6 +82,16 @@ bool emit_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx)
     }
     e->p += len;
     return true;
+}
+
+bool emit_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx)
+{
+    return encode_branch(e, m, target_rx, ZYDIS_BRANCH_TYPE_NEAR, ZYDIS_BRANCH_WIDTH_32);
+}
+
+bool emit_short_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx)
+{
+    return encode_branch(e, m, target_rx, ZYDIS_BRANCH_TYPE_SHORT, ZYDIS_BRANCH_WIDTH_8);
 }
 
 bool emit_poll_probe(tr_emit *e, uintptr_t poll_rx)

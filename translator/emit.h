@@ -62,5 +62,7 @@ bool emit_poll_probe(tr_emit *e, uintptr_t poll_rx);
 
 /* jmp/jcc with a 32-bit displacement to an absolute executable address. */
 bool emit_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx);
+/* The same with an 8-bit displacement (jrcxz has no other). */
+bool emit_short_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx);
 
 #endif

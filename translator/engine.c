@@ -45,17 +45,22 @@
 #include "translator/block.h"
 #include "translator/codecache.h"
 #include "translator/emit.h"
+#include "translator/jcache.h"
 #include "translator/translate.h"
 #include "translator/trace.h"
 
 #define CODE_CACHE_SIZE (64u << 20)
-#define HASH_BITS 16
+#define HASH_BITS 18
 #define MAX_BLOCKS (1u << 17)
 #define MAX_BLOCK_HOST_BYTES 4096
 #define TR_KICK_NS 1000000 /* 1 ms, the PIT's usual tick */
 #define TR_KICK_SIGNAL (SIGRTMIN + 2)
 
-typedef void (*tr_enter_fn)(cpu_state *cpu, uint8_t *window, const uint8_t *code);
+typedef void (*tr_enter_fn)(cpu_state *cpu, uint8_t *window, const uint8_t *code,
+                            jcache_slot *jcache);
+
+/* cpu.tr_exit after a miss in the indirect-branch cache (block exits are >= 4). */
+#define TR_EXIT_LOOKUP 1
 
 struct tr_engine {
     cpu_state *cpu;
@@ -70,6 +75,8 @@ struct tr_engine {
      * with the CPU's TLB through its flush hook. */
     struct { uint32_t tag, frame; } fetch[256];
     tr_block *hash[1u << HASH_BITS];
+    tr_jcache jcache[2];  /* indirect-branch caches: [0] CPL 0-2, [1] CPL 3 */
+    uint64_t code_epoch;  /* phys_mem.code_epoch they were last checked against */
     tr_block *blocks;     /* pool, in code-cache order */
     unsigned nblocks;
     tr_stats stats;
@@ -114,20 +121,54 @@ static const ZydisRegister callee_saved[6] = {
 #define ICOUNT_MEM \
     emit_mem(ZYDIS_REGISTER_R13, ZYDIS_REGISTER_NONE, 0, offsetof(cpu_state, stats.instructions), 8)
 
+/*
+ * lookup: r8d = the guest EIP to go to, the instruction count done.
+ * Find its block in the indirect-branch cache (R11 = the slots, see
+ * jcache.h) without touching the flags: r9 = slot index * 2 (for a
+ * 16-byte slot at scale 8), ecx = slot.neg_eip + eip is zero on a hit
+ * (guest ECX waits in r14, free between instructions); jrcxz.
+ */
+static void emit_lookup_stub(tr_engine *t, tr_emit *e)
+{
+    const int64_t eip = offsetof(cpu_state, eip), tr_exit = offsetof(cpu_state, tr_exit);
+    t->stubs.lookup = emit_rx_here(e);
+    emit2(e, ZYDIS_MNEMONIC_MOVZX, R(R9D), R(R8W));
+    emit2(e, ZYDIS_MNEMONIC_LEA, R(R9), emit_mem(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R9, 1, 0, 8));
+    emit2(e, ZYDIS_MNEMONIC_MOV, R(R14), R(RCX));
+    emit2(e, ZYDIS_MNEMONIC_MOV, R(ECX), emit_mem(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R9, 8, 0, 4));
+    emit2(e, ZYDIS_MNEMONIC_LEA, R(ECX), emit_mem(ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_R8, 1, 0, 8));
+    uint8_t *jrcxz = e->p;
+    emit_short_branch(e, ZYDIS_MNEMONIC_JRCXZ, emit_rx_here(e) + 2);
+    emit2(e, ZYDIS_MNEMONIC_MOV, R(RCX), R(R14));
+    /* miss: also where empty slots lead */
+    t->stubs.miss = emit_rx_here(e);
+    emit2(e, ZYDIS_MNEMONIC_MOV, STATE_MEM(eip), R(R8D));
+    emit2(e, ZYDIS_MNEMONIC_MOV, STATE_MEM(tr_exit), emit_imm(TR_EXIT_LOOKUP));
+    emit_branch(e, ZYDIS_MNEMONIC_JMP, t->stubs.exit);
+    uintptr_t hit = emit_rx_here(e);
+    emit2(e, ZYDIS_MNEMONIC_MOV, R(RCX), R(R14));
+    emit1(e, ZYDIS_MNEMONIC_JMP, emit_mem(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_R9, 8, 8, 8));
+    uint8_t *end = e->p;
+    e->p = jrcxz;
+    emit_short_branch(e, ZYDIS_MNEMONIC_JRCXZ, hit);
+    e->p = end;
+}
+
 static int emit_trampolines(tr_engine *t)
 {
     tr_emit e = { .start = t->cc.rw, .p = t->cc.rw, .end = t->cc.rw + 4096,
                   .rx_delta = t->cc.rx - t->cc.rw };
     const int64_t regs = offsetof(cpu_state, regs), fl = offsetof(cpu_state, eflags);
 
-    /* enter(rdi = cpu, rsi = window, rdx = code) */
+    /* enter(rdi = cpu, rsi = window, rdx = code, rcx = indirect-branch cache) */
     t->stubs.enter = emit_rx_here(&e);
     for (int i = 0; i < 6; i++)
         emit1(&e, ZYDIS_MNEMONIC_PUSH, emit_reg(callee_saved[i]));
     emit2(&e, ZYDIS_MNEMONIC_SUB, R(RSP), emit_imm(8)); /* keep RSP 16-byte aligned */
     emit2(&e, ZYDIS_MNEMONIC_MOV, R(R13), R(RDI));
     emit2(&e, ZYDIS_MNEMONIC_MOV, R(R15), R(RSI));
-    emit2(&e, ZYDIS_MNEMONIC_MOV, R(R11), R(RDX));
+    emit2(&e, ZYDIS_MNEMONIC_MOV, R(R9), R(RDX));
+    emit2(&e, ZYDIS_MNEMONIC_MOV, R(R11), R(RCX));
     emit2(&e, ZYDIS_MNEMONIC_MOV, R(R8D), STATE_MEM(fl));
     emit2(&e, ZYDIS_MNEMONIC_AND, R(R8D), emit_imm(FL_ARITH));
     emit1(&e, ZYDIS_MNEMONIC_PUSH, R(R8));
@@ -135,7 +176,7 @@ static int emit_trampolines(tr_engine *t)
     for (int i = 0; i < 8; i++)
         emit2(&e, ZYDIS_MNEMONIC_MOV, emit_reg(guest_host_regs[i]), STATE_MEM(regs + 4 * i));
     emit2(&e, ZYDIS_MNEMONIC_MOV, R(R10), ICOUNT_MEM);
-    emit1(&e, ZYDIS_MNEMONIC_JMP, R(R11));
+    emit1(&e, ZYDIS_MNEMONIC_JMP, R(R9));
 
     /* exit: the block has stored the next EIP */
     t->stubs.exit = emit_rx_here(&e);
@@ -154,6 +195,7 @@ static int emit_trampolines(tr_engine *t)
         emit1(&e, ZYDIS_MNEMONIC_POP, emit_reg(callee_saved[i]));
     emit0(&e, ZYDIS_MNEMONIC_RET);
 
+    emit_lookup_stub(t, &e);
     t->stubs.poll = (uintptr_t)t->cc.poll;
     if (e.failed)
         return -1;
@@ -232,9 +274,14 @@ static void on_kick(int sig)
     if (!t)
         return;
     t->cpu->exit_request = 1;
+    t->stats.kicks++;
+    /* Outside translated code the dispatcher sees exit_request before it
+     * enters a block again; only a running block needs the poll page
+     * blocked (two system calls, on or off). */
+    if (!t->in_code)
+        return;
     t->poll_blocked = 1;
     mprotect(t->cc.poll, 4096, PROT_NONE);
-    t->stats.kicks++;
 }
 
 static int install_handlers(tr_engine *t)
@@ -276,8 +323,15 @@ static unsigned hash_of(uint32_t paddr)
     return (paddr ^ (paddr >> HASH_BITS)) & ((1u << HASH_BITS) - 1);
 }
 
+static void flush_jcaches(tr_engine *t)
+{
+    jcache_flush(&t->jcache[0]);
+    jcache_flush(&t->jcache[1]);
+}
+
 static void flush_all(tr_engine *t)
 {
+    flush_jcaches(t);
     memset(t->hash, 0, sizeof(t->hash));
     t->nblocks = 0;
     t->cpu->tr_exit = 0; /* the exiting block is gone: nothing to chain */
@@ -317,14 +371,18 @@ static void on_tlb_flush(void *opaque, enum cpu_tlb_flush kind, uint32_t lin)
     case TLB_FLUSH_ALL:
         memset(t->fetch, 0, sizeof(t->fetch));
         shadow_wipe(&t->shadow);
+        flush_jcaches(t);
         break;
     case TLB_FLUSH_NONGLOBAL:
         memset(t->fetch, 0, sizeof(t->fetch));
         shadow_flush_nonglobal(&t->shadow);
+        flush_jcaches(t);
         break;
     case TLB_FLUSH_PAGE:
         t->fetch[(lin >> 12) & 255].tag = 0;
         shadow_invlpg(&t->shadow, lin);
+        jcache_flush_page(&t->jcache[0], lin);
+        jcache_flush_page(&t->jcache[1], lin);
         break;
     }
 }
@@ -375,12 +433,25 @@ static tr_block *translate(tr_engine *t, uint32_t eip, uint32_t paddr)
     return b;
 }
 
+/* Stale blocks (their page was written since) leave the chain as the
+ * walk meets them, and a hit moves to the front: the chains stay short. */
 static tr_block *lookup(tr_engine *t, uint32_t eip, uint32_t paddr)
 {
-    uint32_t gen = phys_page_generation(t->cpu->mem, paddr);
-    for (tr_block *b = t->hash[hash_of(paddr)]; b; b = b->next)
-        if (b->paddr == paddr && b->eip == eip && b->gen == gen)
+    const phys_mem *pm = t->cpu->mem;
+    tr_block **head = &t->hash[hash_of(paddr)];
+    for (tr_block **link = head, *b; (b = *link);) {
+        if (b->gen != phys_page_generation(pm, b->paddr)) {
+            *link = b->next;
+            continue;
+        }
+        if (b->paddr == paddr && b->eip == eip) {
+            *link = b->next;
+            b->next = *head;
+            *head = b;
             return b;
+        }
+        link = &b->next;
+    }
     return NULL;
 }
 
@@ -415,6 +486,36 @@ static bool segments_allow(const cpu_state *cpu, uint8_t seg_mask)
             return false;
     }
     return true;
+}
+
+/* The FS/GS blocks that may run now (TR_USES_FS/GS bits). */
+static uint8_t segments_allowed(const cpu_state *cpu)
+{
+    return (segments_allow(cpu, TR_USES_FS) ? TR_USES_FS : 0) |
+           (segments_allow(cpu, TR_USES_GS) ? TR_USES_GS : 0);
+}
+
+/*
+ * The indirect-branch cache translated code will use, made valid for
+ * now.  Its entries were checked when inserted against the CPU state of
+ * that time; page-table changes flush it through the TLB hook, but code
+ * writes and segment loads happen in the interpreter, so they are caught
+ * here, before translated code runs again.
+ */
+static tr_jcache *current_jcache(tr_engine *t)
+{
+    cpu_state *cpu = t->cpu;
+    if (cpu->mem->code_epoch != t->code_epoch) {
+        t->code_epoch = cpu->mem->code_epoch;
+        flush_jcaches(t);
+    }
+    tr_jcache *j = &t->jcache[cpu->cpl == 3];
+    uint8_t allowed = segments_allowed(cpu);
+    if (j->seg_allowed != allowed) {
+        jcache_flush(j);
+        j->seg_allowed = allowed;
+    }
+    return j;
 }
 
 static bool events_pending(const cpu_state *cpu)
@@ -539,8 +640,12 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
                 goto out;
             continue;
         }
-        if (cpu->tr_exit)
+        if (cpu->tr_exit == TR_EXIT_LOOKUP)
+            t->stats.lookups++;
+        else if (cpu->tr_exit)
             chain(t, cpu->tr_exit, b);
+        tr_jcache *jc = current_jcache(t);
+        jcache_insert(jc, cpu->eip, (uintptr_t)b->code);
         if (cpu->cr0 & CR0_PG) {
             t->cur_shadow = cpu->cpl == 3 ? SHADOW_USER : SHADOW_SUPERVISOR;
             t->cur = &t->shadow.win[t->cur_shadow];
@@ -551,7 +656,12 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
         t->stats.block_runs++;
         cpu->tr_exit = 0;
         t->in_code = 1;
-        ((tr_enter_fn)t->stubs.enter)(cpu, t->cur->base, b->code);
+        if (cpu->exit_request) {
+            /* a kick between the check above and in_code: honour it */
+            t->in_code = 0;
+            continue;
+        }
+        ((tr_enter_fn)t->stubs.enter)(cpu, t->cur->base, b->code, jc->slots);
         t->in_code = 0;
         cpu->inhibit_irq = false; /* the shadow covered the block's first instruction */
     }
@@ -600,6 +710,11 @@ tr_engine *tr_new(cpu_state *cpu, char *err, size_t errlen)
         snprintf(err, errlen, "translator: cannot encode the trampolines");
         goto fail;
     }
+    if (jcache_init(&t->jcache[0], t->stubs.miss) < 0 || jcache_init(&t->jcache[1], t->stubs.miss) < 0) {
+        snprintf(err, errlen, "translator: out of memory");
+        goto fail;
+    }
+    t->code_epoch = cpu->mem->code_epoch;
     if (install_handlers(t) < 0) {
         snprintf(err, errlen, "translator: cannot install signal handlers: %s", strerror(errno));
         goto fail;
@@ -633,6 +748,8 @@ void tr_free(tr_engine *t)
         t->cpu->tlb_hook = NULL;
         t->cpu->tlb_hook_opaque = NULL;
     }
+    jcache_destroy(&t->jcache[0]);
+    jcache_destroy(&t->jcache[1]);
     shadow_destroy(&t->shadow);
     window_destroy(&t->window);
     tr_codecache_destroy(&t->cc);
@@ -667,6 +784,10 @@ void tr_print_stats(const tr_engine *t, FILE *out)
     fprintf(out, "  code cache flushes  %llu\n", (unsigned long long)s->cache_flushes);
     fprintf(out, "  chained exits       %llu, stop requests %llu\n", (unsigned long long)s->chains,
             (unsigned long long)s->kicks);
+    fprintf(out, "  indirect branches   %llu cache misses, %llu inserts, %llu flushes\n",
+            (unsigned long long)s->lookups,
+            (unsigned long long)(t->jcache[0].inserts + t->jcache[1].inserts),
+            (unsigned long long)(t->jcache[0].flushes + t->jcache[1].flushes));
     /* The six instructions translations stop at most often (not
      * counting control flow, which ends blocks by design). */
     unsigned top[6] = { 0 }; /* 0 (INVALID) counts blocks ended by a branch: left out */

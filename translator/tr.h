@@ -29,6 +29,7 @@ typedef struct tr_stats {
     uint64_t cache_flushes;
     uint64_t chains;              /* direct exits patched to jump to their target block */
     uint64_t kicks;               /* stop requests from the kick timer */
+    uint64_t lookups;             /* indirect and cross-page branches that missed the cache */
     uint64_t blocks_ended_by[2048]; /* per Zydis mnemonic: the instruction a translation stopped at */
 } tr_stats;
 

@@ -45,15 +45,15 @@ static const struct rewrite_reason {
     enum form form;
     const char *why;
 } rewrite_reasons[] = {
-    { ZYDIS_MNEMONIC_JMP, REL, "direct jump: exit to the target (chainable)" },
+    { ZYDIS_MNEMONIC_JMP, REL, "direct jump: exit to the target (chained within the page, else through the indirect-branch cache)" },
     { ZYDIS_MNEMONIC_JMP, INDIRECT,
-      "indirect jump: target loaded into r8d, exit through the dispatcher" },
+      "indirect jump: target loaded into r8d, through the indirect-branch cache" },
     { ZYDIS_MNEMONIC_CALL, REL,
       "near call pushes the return address (fault-atomic), exit to the target (chainable)" },
     { ZYDIS_MNEMONIC_CALL, INDIRECT,
-      "indirect near call pushes the return address (fault-atomic), exit through the dispatcher" },
+      "indirect near call pushes the return address (fault-atomic), through the indirect-branch cache" },
     { ZYDIS_MNEMONIC_RET, ANY,
-      "near return pops the target (fault-atomic), exit through the dispatcher" },
+      "near return pops the target (fault-atomic), through the indirect-branch cache" },
     { ZYDIS_MNEMONIC_PUSH, ANY,
       "push stores below ESP first, updates ESP (R12D) last (fault-atomic)" },
     { ZYDIS_MNEMONIC_POP, ANY, "pop loads first, updates ESP (R12D) last (fault-atomic)" },
@@ -256,6 +256,8 @@ static void print_host(FILE *out, csh cs, const tr_block *b, unsigned from, unsi
             uint64_t rel = (uint64_t)x->operands[0].imm;
             if ((uintptr_t)b->code + rel == stubs->exit)
                 snprintf(ops, sizeof(ops), "<exit trampoline>");
+            else if ((uintptr_t)b->code + rel == stubs->lookup)
+                snprintf(ops, sizeof(ops), "<indirect-branch cache lookup>");
             else if (rel < b->code_len)
                 snprintf(ops, sizeof(ops), "+%03x", (unsigned)rel);
         } else {

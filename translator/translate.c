@@ -149,6 +149,14 @@ static void emit_exit(tr_ctx *c, uint32_t target)
     tr_emit *e = c->e;
     tr_block *b = c->b;
     emit_count(c);
+    if ((target ^ b->eip) & ~0xfffu) {
+        /* Another page: its mapping may change under the chain, so the
+         * branch goes through the indirect-branch cache, which the engine
+         * flushes with the guest's TLB. */
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_T32), emit_imm(imm32(target)));
+        emit_branch(e, ZYDIS_MNEMONIC_JMP, c->stubs->lookup);
+        return;
+    }
     if (b->nexits >= TR_MAX_EXITS) {
         e->failed = true;
         return;
@@ -164,13 +172,12 @@ static void emit_exit(tr_ctx *c, uint32_t target)
     emit_branch(e, ZYDIS_MNEMONIC_JMP, c->stubs->exit);
 }
 
-/* Guest EIP taken from a host register, then leave the block. */
-static void emit_exit_reg(tr_ctx *c, ZydisRegister r32)
+/* An indirect branch to the guest EIP in r8d: through the indirect-branch
+ * cache, to the target block or out to the dispatcher. */
+static void emit_exit_indirect(tr_ctx *c)
 {
-    tr_emit *e = c->e;
     emit_count(c);
-    emit2(e, ZYDIS_MNEMONIC_MOV, emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, EIP_OFF, 4), emit_reg(r32));
-    emit_branch(e, ZYDIS_MNEMONIC_JMP, c->stubs->exit);
+    emit_branch(c->e, ZYDIS_MNEMONIC_JMP, c->stubs->lookup);
 }
 
 /* Fault-atomic 32-bit push of a host register or an immediate. */
@@ -315,7 +322,7 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
         }
         if (!op32 || !emit_load_operand(c, &op[0]))
             return RW_NONE;
-        emit_exit_reg(c, R_T32);
+        emit_exit_indirect(c);
         return RW_ENDS_BLOCK;
     case ZYDIS_MNEMONIC_CALL:
         if (z->meta.branch_type != ZYDIS_BRANCH_TYPE_NEAR || !op32)
@@ -328,7 +335,7 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
         if (!emit_load_operand(c, &op[0]))
             return RW_NONE;
         emit_push(e, emit_imm(imm32(next)));
-        emit_exit_reg(c, R_T32);
+        emit_exit_indirect(c);
         return RW_ENDS_BLOCK;
     case ZYDIS_MNEMONIC_RET:
         if (z->meta.branch_type != ZYDIS_BRANCH_TYPE_NEAR || !op32)
@@ -338,7 +345,7 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
         emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_ESP32),
               emit_mem(R_ESP64, ZYDIS_REGISTER_NONE, 0,
                        4 + (z->operand_count_visible ? (int64_t)op[0].imm.value.u : 0), 8));
-        emit_exit_reg(c, R_T32);
+        emit_exit_indirect(c);
         return RW_ENDS_BLOCK;
     case ZYDIS_MNEMONIC_PUSH:
         if (!op32 || z->operand_count_visible != 1)

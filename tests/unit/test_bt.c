@@ -54,9 +54,12 @@ static void test_code_above_2g(void **state)
     assert_int_equal(h->cpu.regs[R_EAX], 30);
     assert_int_equal(h->cpu.regs[R_EDX], 0xc1234567u);
     const tr_stats *s = tr_get_stats(t);
-    /* call, ret, push and the branches ran as translated code */
+    /* call, ret, push and the branches ran as translated code; after the
+     * first round the returns find their target in the indirect-branch
+     * cache without leaving translated code */
     assert_true(s->insns_rewritten >= 5);
-    assert_true(s->block_runs >= 10);
+    assert_true(s->block_runs < 10);
+    assert_true(s->lookups >= 1 && s->lookups < 5);
     tr_free(t);
     harness_free(h);
 }
