@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "frontend/machine.h"
 
@@ -24,9 +25,15 @@ typedef struct display display;
 display *display_sdl_create(machine *m, char *err, size_t errlen);
 
 /* Handle pending window events and redraw when a refresh is due; cheap
- * when neither is.  Returns true when the user closed the window. */
-bool display_poll(display *d);
+ * when neither is.  guest_idle: the CPU just halted with nothing pending
+ * (input is paced by it).  Returns true when the user closed the window. */
+bool display_poll(display *d, bool guest_idle);
 
 void display_destroy(display *d);
+
+/* The PS/2 scan code set 2 bytes a keyboard sends when the key at SDL
+ * scancode (a USB HID usage) goes down or up; 0 bytes for keys a PC
+ * keyboard does not have.  For the window, and for tests. */
+size_t display_ps2_set2(int scancode, bool down, uint8_t out[8]);
 
 #endif

@@ -35,10 +35,19 @@
 #define EVENT_POLL_NS   4000000ull   /* input latency bound while the guest runs */
 #define OVERLAY_NS      500000000ull /* statistics refresh */
 #define E0              0x100        /* in keymap: the extended-key prefix */
+#define KEY_QUEUE       256          /* key events waiting for the guest */
+/* Pacing: the 8042's buffers hold 16 bytes (five key events, five mouse
+ * packets), and a burst of host events while the guest is not running
+ * (host load, a long slice) would overflow them.  So input waits here and
+ * goes to the 8042 one event at a time: the next once the guest has gone
+ * idle (HLT with nothing pending: it has read what it was given) or has
+ * run this many instructions since. */
+#define FEED_INSNS      200000
+#define MOUSE_QUEUE     64
 
 /* SDL scancode -> PS/2 set 2 make code (IBM PS/2 keyboard technical
  * reference, scan code set 2).  The break code is F0 before the last
- * byte.  Print Screen and Pause are special-cased in send_key(). */
+ * byte.  Print Screen and Pause are special-cased in display_ps2_set2(). */
 static const uint16_t keymap[SDL_NUM_SCANCODES] = {
     [SDL_SCANCODE_A] = 0x1c, [SDL_SCANCODE_B] = 0x32, [SDL_SCANCODE_C] = 0x21,
     [SDL_SCANCODE_D] = 0x23, [SDL_SCANCODE_E] = 0x24, [SDL_SCANCODE_F] = 0x2b,
@@ -103,6 +112,16 @@ struct display {
     bool overlay_on;
     machine_stats ov_prev;
     unsigned buttons;
+    /* input waiting for the guest (see FEED_INSNS) */
+    uint8_t kq[KEY_QUEUE][8];
+    uint8_t kq_len[KEY_QUEUE];
+    unsigned kq_head, kq_count;
+    bool key_idle;               /* the guest idled since the last key event */
+    uint64_t key_insns;          /* guest instructions at the last key event */
+    struct { int dx, dy; unsigned buttons; } mq[MOUSE_QUEUE]; /* packets not yet sent */
+    unsigned mq_head, mq_count;
+    bool mouse_idle;
+    uint64_t mouse_insns;
     bool pressed[SDL_NUM_SCANCODES]; /* make codes the guest has seen without a break */
     bool swallow[SDL_NUM_SCANCODES]; /* hot keys: their release is not the guest's */
 };
@@ -120,39 +139,46 @@ static void set_title(display *d)
                                           : "btvm - click to grab the mouse, Ctrl-Alt-S statistics");
 }
 
-/* Key down or up as set 2 bytes to the keyboard. */
+size_t display_ps2_set2(int scancode, bool down, uint8_t out[8])
+{
+    static const uint8_t prtsc_make[] = { 0xe0, 0x12, 0xe0, 0x7c };
+    static const uint8_t prtsc_break[] = { 0xe0, 0xf0, 0x7c, 0xe0, 0xf0, 0x12 };
+    /* Pause sends make and break together, and nothing on release. */
+    static const uint8_t pause[] = { 0xe1, 0x14, 0x77, 0xe1, 0xf0, 0x14, 0xf0, 0x77 };
+    if (scancode == SDL_SCANCODE_PRINTSCREEN) {
+        memcpy(out, down ? prtsc_make : prtsc_break, down ? sizeof(prtsc_make) : sizeof(prtsc_break));
+        return down ? sizeof(prtsc_make) : sizeof(prtsc_break);
+    }
+    if (scancode == SDL_SCANCODE_PAUSE) {
+        if (!down)
+            return 0;
+        memcpy(out, pause, sizeof(pause));
+        return sizeof(pause);
+    }
+    uint16_t code = scancode >= 0 && scancode < SDL_NUM_SCANCODES ? keymap[scancode] : 0;
+    if (!code)
+        return 0;
+    size_t n = 0;
+    if (code & E0)
+        out[n++] = 0xe0;
+    if (!down)
+        out[n++] = 0xf0;
+    out[n++] = (uint8_t)code;
+    return n;
+}
+
+/* Key down or up, to the keyboard. */
 static void send_key(display *d, SDL_Scancode sc, bool down)
 {
     uint8_t b[8];
-    size_t n = 0;
-    if (sc == SDL_SCANCODE_PRINTSCREEN) {
-        /* E0 12 E0 7C, released E0 F0 7C E0 F0 12 */
-        static const uint8_t make[] = { 0xe0, 0x12, 0xe0, 0x7c };
-        static const uint8_t brk[] = { 0xe0, 0xf0, 0x7c, 0xe0, 0xf0, 0x12 };
-        if (down)
-            i8042_key_event(d->kbd, make, sizeof(make));
-        else
-            i8042_key_event(d->kbd, brk, sizeof(brk));
-        d->pressed[sc] = down;
-        return;
+    size_t n = display_ps2_set2((int)sc, down, b);
+    if (n && d->kq_count < KEY_QUEUE) {
+        unsigned i = (d->kq_head + d->kq_count++) % KEY_QUEUE;
+        memcpy(d->kq[i], b, n);
+        d->kq_len[i] = (uint8_t)n;
     }
-    if (sc == SDL_SCANCODE_PAUSE) {
-        /* Pause sends make and break together and nothing on release. */
-        static const uint8_t seq[] = { 0xe1, 0x14, 0x77, 0xe1, 0xf0, 0x14, 0xf0, 0x77 };
-        if (down)
-            i8042_key_event(d->kbd, seq, sizeof(seq));
-        return;
-    }
-    uint16_t code = sc < SDL_NUM_SCANCODES ? keymap[sc] : 0;
-    if (!code)
-        return;
-    if (code & E0)
-        b[n++] = 0xe0;
-    if (!down)
-        b[n++] = 0xf0;
-    b[n++] = (uint8_t)code;
-    i8042_key_event(d->kbd, b, n);
-    d->pressed[sc] = down;
+    if (sc < SDL_NUM_SCANCODES)
+        d->pressed[sc] = down && n && sc != SDL_SCANCODE_PAUSE;
 }
 
 static void release_all_keys(display *d)
@@ -170,15 +196,58 @@ static void set_grab(display *d, bool on)
     set_title(d);
 }
 
+/* Motion joins the last waiting packet while the buttons stay the same;
+ * a button change is a packet of its own, so no click is lost. */
 static void mouse_motion(display *d, int dx, int dy)
 {
-    /* PS/2 deltas are 9-bit: send big moves in steps. */
-    while (dx || dy) {
-        int sx = dx > 255 ? 255 : dx < -255 ? -255 : dx;
-        int sy = dy > 255 ? 255 : dy < -255 ? -255 : dy;
-        i8042_mouse_event(d->kbd, sx, sy, d->buttons);
-        dx -= sx;
-        dy -= sy;
+    if (d->mq_count) {
+        unsigned last = (d->mq_head + d->mq_count - 1) % MOUSE_QUEUE;
+        if (d->mq[last].buttons == d->buttons) {
+            d->mq[last].dx += dx;
+            d->mq[last].dy += dy;
+            return;
+        }
+    }
+    if (d->mq_count == MOUSE_QUEUE)
+        return;
+    unsigned i = (d->mq_head + d->mq_count++) % MOUSE_QUEUE;
+    d->mq[i].dx = dx;
+    d->mq[i].dy = dy;
+    d->mq[i].buttons = d->buttons;
+}
+
+/* Hand the guest the next key event and mouse packet when it has taken
+ * the last ones (FEED_INSNS). */
+static void feed_input(display *d, bool guest_idle)
+{
+    uint64_t insns = d->m->cpu.stats.instructions;
+    if (d->kq_count) {
+        d->key_idle |= guest_idle;
+        if (d->key_idle || insns - d->key_insns >= FEED_INSNS) {
+            i8042_key_event(d->kbd, d->kq[d->kq_head], d->kq_len[d->kq_head]);
+            d->kq_head = (d->kq_head + 1) % KEY_QUEUE;
+            d->kq_count--;
+            d->key_idle = false;
+            d->key_insns = insns;
+        }
+    }
+    if (d->mq_count) {
+        d->mouse_idle |= guest_idle;
+        if (d->mouse_idle || insns - d->mouse_insns >= FEED_INSNS) {
+            /* PS/2 deltas are 9-bit: big moves go in steps. */
+            int *dx = &d->mq[d->mq_head].dx, *dy = &d->mq[d->mq_head].dy;
+            int sx = *dx > 255 ? 255 : *dx < -255 ? -255 : *dx;
+            int sy = *dy > 255 ? 255 : *dy < -255 ? -255 : *dy;
+            i8042_mouse_event(d->kbd, sx, sy, d->mq[d->mq_head].buttons);
+            *dx -= sx;
+            *dy -= sy;
+            if (!*dx && !*dy) {
+                d->mq_head = (d->mq_head + 1) % MOUSE_QUEUE;
+                d->mq_count--;
+            }
+            d->mouse_idle = false;
+            d->mouse_insns = insns;
+        }
     }
 }
 
@@ -256,8 +325,7 @@ static bool handle_events(display *d)
                 d->buttons |= ps2_button(ev.button.button);
             else
                 d->buttons &= ~ps2_button(ev.button.button);
-            mouse_motion(d, 0, 0);
-            i8042_mouse_event(d->kbd, 0, 0, d->buttons);
+            mouse_motion(d, 0, 0); /* a packet with the new buttons */
             break;
         case SDL_MOUSEMOTION:
             if (d->grabbed)
@@ -357,8 +425,9 @@ static void refresh(display *d, uint64_t now)
     SDL_RenderPresent(d->ren);
 }
 
-bool display_poll(display *d)
+bool display_poll(display *d, bool guest_idle)
 {
+    feed_input(d, guest_idle);
     uint64_t now = mono_ns();
     bool quit = false;
     if (now >= d->next_events) {

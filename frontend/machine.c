@@ -126,8 +126,14 @@ int machine_create(machine *m, const machine_config *cfg, char *err, size_t errl
         }
         tr_set_trace(m->tr, m->trace);
     }
-    if (cfg->screendump && check_writable(cfg->screendump, err, errlen) < 0)
-        goto fail;
+    if (cfg->screendump) {
+        if (check_writable(cfg->screendump, err, errlen) < 0)
+            goto fail;
+        /* From here on, so a SIGUSR1 sent early never kills btvm. */
+        struct sigaction su = { .sa_handler = on_dump_signal };
+        sigemptyset(&su.sa_mask);
+        sigaction(SIGUSR1, &su, NULL);
+    }
     if (cfg->display_sdl && !(m->disp = display_sdl_create(m, err, errlen)))
         goto fail;
     return 0;
@@ -258,16 +264,11 @@ int machine_run(machine *m)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    if (m->cfg.screendump) {
-        struct sigaction su = { .sa_handler = on_dump_signal };
-        sigemptyset(&su.sa_mask);
-        sigaction(SIGUSR1, &su, NULL);
-    }
     for (;;) {
         enum cpu_exit why = m->tr ? tr_exec(m->tr, SLICE_INSNS) : cpu_exec(cpu, SLICE_INSNS);
         vclock_run(&m->clock);
         console_poll(&m->con);
-        if (m->disp && display_poll(m->disp)) {
+        if (m->disp && display_poll(m->disp, why == CPU_EXIT_HALT && !cpu->intr)) {
             fprintf(stderr, "\r\nbtvm: window closed\n");
             return 0;
         }

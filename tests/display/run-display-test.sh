@@ -90,6 +90,15 @@ wait_for() {
     return 1
 }
 
+# The window first: btvm handles SIGUSR1 from then on.
+win=
+i=0
+while [ -z "$win" ] && [ $i -lt 300 ] && kill -0 "$bpid" 2>/dev/null; do
+    win=$(xdotool search --name '^btvm' 2>/dev/null | head -n 1)
+    [ -n "$win" ] || sleep 0.1
+    i=$((i + 1))
+done
+[ -n "$win" ] || fail "no btvm window on $DISPLAY"
 wait_for '^~ #$' 90 || fail "no shell prompt on the VGA screen"
 echo "run-display-test: shell prompt on the screen after $(elapsed) s"
 
@@ -105,8 +114,6 @@ done <"$work/screen.txt"
 [ "$n" -ge 5 ] || fail "only $n kernel log lines on the screen match the serial console"
 echo "run-display-test: $n kernel log lines on the screen match the serial console"
 
-win=$(xdotool search --sync --name '^btvm' | head -n 1)
-[ -n "$win" ] || fail "no btvm window on $DISPLAY"
 xdotool windowfocus --sync "$win" || fail "cannot focus the btvm window"
 xdotool key ctrl+alt+s     # the overlay on: the hot key must not reach the guest
 xdotool type --delay 20 'echo btvm$((6*7))ok'

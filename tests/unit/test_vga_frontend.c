@@ -18,6 +18,7 @@
 #include "devices/vga.h"
 #include "devices/vga_font.h"
 #include "devices/vga_render.h"
+#include "frontend/display.h"
 #include "frontend/options.h"
 #include "frontend/overlay.h"
 #include "frontend/screendump.h"
@@ -139,12 +140,40 @@ static void test_display_options(void **state)
     assert_int_equal(options_parse(5, empty, &cfg, err, sizeof(err)), OPTIONS_ERROR);
 }
 
+/* Host keys to PS/2 set 2 (SDL scancodes are USB HID usages: A = 4,
+ * Return = 40, Up = 82, Print Screen = 70, Pause = 72, Right Ctrl = 228). */
+static void test_key_codes(void **state)
+{
+    (void)state;
+    uint8_t b[8];
+    assert_int_equal(display_ps2_set2(4, true, b), 1);
+    assert_int_equal(b[0], 0x1c);
+    assert_int_equal(display_ps2_set2(4, false, b), 2);
+    assert_memory_equal(b, ((uint8_t[]){ 0xf0, 0x1c }), 2);
+    assert_int_equal(display_ps2_set2(40, true, b), 1);
+    assert_int_equal(b[0], 0x5a);
+    assert_int_equal(display_ps2_set2(82, true, b), 2);
+    assert_memory_equal(b, ((uint8_t[]){ 0xe0, 0x75 }), 2);
+    assert_int_equal(display_ps2_set2(82, false, b), 3);
+    assert_memory_equal(b, ((uint8_t[]){ 0xe0, 0xf0, 0x75 }), 3);
+    assert_int_equal(display_ps2_set2(228, true, b), 2);
+    assert_memory_equal(b, ((uint8_t[]){ 0xe0, 0x14 }), 2);
+    assert_int_equal(display_ps2_set2(70, true, b), 4);
+    assert_memory_equal(b, ((uint8_t[]){ 0xe0, 0x12, 0xe0, 0x7c }), 4);
+    assert_int_equal(display_ps2_set2(72, true, b), 8);
+    assert_int_equal(b[0], 0xe1);
+    assert_int_equal(display_ps2_set2(72, false, b), 0);
+    assert_int_equal(display_ps2_set2(0, true, b), 0);      /* unknown */
+    assert_int_equal(display_ps2_set2(100000, true, b), 0); /* out of range */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_screendump_round_trip),
         cmocka_unit_test(test_overlay_text_and_pixels),
         cmocka_unit_test(test_display_options),
+        cmocka_unit_test(test_key_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
