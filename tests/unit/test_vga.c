@@ -515,6 +515,35 @@ static void test_dispi_lfb_and_bank(void **state)
     assert_int_equal(f->frame.width, 720);
 }
 
+/* A guest can never kill the monitor: random register and memory
+ * writes, each followed by a render (run under ASan by scripts/test). */
+static void test_random_programming_is_safe(void **state)
+{
+    fixture *f = *state;
+    uint32_t x = 12345;
+    pci_config_write(f->bus, pci_devfn(f->vga->pci), 0x04, 0x0002, 2);
+    for (int i = 0; i < 3000; i++) {
+        x = x * 1103515245u + 12345u;
+        uint32_t r = x >> 8;
+        switch (r % 7) {
+        case 0: wr_idx(f, 0x3d4, (uint8_t)(r >> 3), (uint8_t)(r >> 11)); break;
+        case 1: wr_idx(f, 0x3c4, (uint8_t)(r >> 3), (uint8_t)(r >> 11)); break;
+        case 2: wr_idx(f, 0x3ce, (uint8_t)(r >> 3), (uint8_t)(r >> 11)); break;
+        case 3: wr_ar(f, (uint8_t)(r >> 3), (uint8_t)(r >> 11)); break;
+        case 4: dispi_w(f, (uint16_t)((r >> 3) % 12), (uint16_t)(r >> 7)); break;
+        case 5: phys_write(&f->mem, 0xa0000 + (r >> 3) % 0x20000, r, 1 << ((r >> 1) % 3)); break;
+        default: phys_write(&f->mem, VGA_LFB_BASE + (r >> 3) % VGA_VRAM_SIZE, r, 1); break;
+        }
+        if (i % 7 == 0)
+            outb(f, 0x3c2, (uint8_t)r);
+        int y0, y1;
+        assert_int_equal(vga_render(f->vga, &f->frame, (uint64_t)i * 50000000ull, i % 11 == 0,
+                                    &y0, &y1), 0);
+        assert_true(y0 >= 0 && y0 <= y1 && y1 <= f->frame.height);
+        (void)phys_read(&f->mem, 0xa0000 + (r >> 5) % 0x20000, 2);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +561,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blanked_screen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispi_registers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dispi_lfb_and_bank, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_programming_is_safe, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
