@@ -143,6 +143,8 @@ typedef struct cpu_state {
     uint32_t eflags;
     volatile uint8_t exit_request; /* tested at instruction/block boundaries */
     uint32_t tr_exit;   /* translated code: which direct exit a block left by (chaining) */
+    uintptr_t tr_poll;  /* translated code: what each block entry reads; a stop request
+                           points it at an unreadable page */
     uint8_t cpl;
     uint8_t code32;     /* CS.D: default operand/address size 32 */
     uint8_t stack32;    /* SS.B: stack pointer is ESP (else SP) */

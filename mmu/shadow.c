@@ -81,6 +81,7 @@ void shadow_wipe(shadow_space *s)
 {
     for (int w = 0; w < 2; w++)
         window_clear(&s->win[w]);
+    s->user_filled = false;
     for (uint32_t i = 0; i < s->nfills; i++) {
         const shadow_fill_rec *f = &s->fills[i];
         forget_range(s, f->win, f->lin, (uint32_t)f->pages << 12);
@@ -95,22 +96,61 @@ void shadow_wipe(shadow_space *s)
     s->stats.wipes++;
 }
 
-/* Global fills stay; the user window never holds any (its pages are
+/* Map a kept fill again after an unmap that covered it: its pages'
+ * frames and rights are still in frame_of/writable. */
+static void remap(shadow_space *s, const shadow_fill_rec *f)
+{
+    mmu_window *win = &s->win[f->win];
+    uint32_t first = f->lin >> 12, end = first + f->pages;
+    for (uint32_t p = first; p < end;) {
+        uint32_t q = p + 1;
+        while (q < end && s->frame_of[f->win][q] == s->frame_of[f->win][p] + (q - p) &&
+               s->writable[f->win][q] == s->writable[f->win][p])
+            q++;
+        if (s->frame_of[f->win][p])
+            window_map(win, p << 12, (s->frame_of[f->win][p] - 1) << 12, (q - p) << 12,
+                       s->writable[f->win][p]);
+        p = q;
+    }
+}
+
+/*
+ * Global fills stay; the user window never holds any (its pages are
  * user pages, which a guest does not make global across processes —
- * and if it does, dropping them is still correct). */
+ * and if it does, dropping them is still correct).
+ *
+ * Every unmap of a populated mapping costs the host a TLB flush, which
+ * is dear (tens of microseconds where the host is itself virtualised),
+ * so the non-global supervisor mappings go in one unmap of the span
+ * they cover — for Linux, the user half the kernel touched — and the
+ * global fills inside that span, if any, are mapped again.
+ */
 void shadow_flush_nonglobal(shadow_space *s)
 {
-    window_clear(&s->win[SHADOW_USER]);
+    if (s->user_filled) {
+        window_clear(&s->win[SHADOW_USER]);
+        s->user_filled = false;
+    }
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (uint32_t i = 0; i < s->nfills; i++) {
+        const shadow_fill_rec *f = &s->fills[i];
+        if (f->win == SHADOW_SUPERVISOR && !f->global) {
+            lo = f->lin < lo ? f->lin : lo;
+            hi = f->lin + ((uint64_t)f->pages << 12) > hi ? f->lin + ((uint64_t)f->pages << 12) : hi;
+        }
+    }
+    if (hi > lo)
+        window_unmap(&s->win[SHADOW_SUPERVISOR], (uint32_t)lo, (uint32_t)(hi - lo));
     uint32_t kept = 0;
     for (uint32_t i = 0; i < s->nfills; i++) {
         shadow_fill_rec f = s->fills[i];
         uint32_t len = (uint32_t)f.pages << 12;
         if (f.win == SHADOW_SUPERVISOR && f.global) {
+            if (f.lin + (uint64_t)len > lo && f.lin < hi)
+                remap(s, &f);
             s->fills[kept++] = f;
             continue;
         }
-        if (f.win == SHADOW_SUPERVISOR)
-            window_unmap(&s->win[f.win], f.lin, len);
         forget_range(s, f.win, f.lin, len);
         if (f.large)
             s->large[f.win][f.lin >> 22] = 0;
@@ -220,6 +260,8 @@ static int map_run(shadow_space *s, int w, uint32_t lin, uint32_t frame, uint32_
 {
     if (window_map(&s->win[w], lin, frame, len, writable) < 0)
         return -1;
+    if (w == SHADOW_USER)
+        s->user_filled = true;
     int delta = vma_delta(s, w, lin, frame, len, writable);
     s->vmas = delta < 0 && s->vmas < (uint32_t)-delta ? 0 : s->vmas + (uint32_t)delta;
     shadow_fill_rec *last = s->nfills ? &s->fills[s->nfills - 1] : NULL;

@@ -64,6 +64,7 @@ typedef struct shadow_space {
     uint32_t nfills, fills_cap;
     uint32_t vmas;           /* host VMAs the windows may use: an estimate from above */
     uint32_t vma_budget;     /* start over past this (a share of vm.max_map_count) */
+    bool user_filled;        /* the user window maps something */
     shadow_stats stats;
 } shadow_space;
 

@@ -52,7 +52,6 @@ typedef struct tr_block {
 typedef struct tr_stubs {
     uintptr_t enter;     /* void enter(cpu_state *, uint8_t *window, void *code) */
     uintptr_t exit;      /* blocks jump here after storing the next guest EIP */
-    uintptr_t poll;      /* the poll page every block probes first */
     uintptr_t lookup;    /* r8d = target EIP: through the indirect-branch cache (jcache.h) */
     uintptr_t miss;      /* ... its way out to the dispatcher, where empty slots lead */
 } tr_stubs;

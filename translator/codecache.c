@@ -28,8 +28,7 @@ int tr_codecache_init(tr_codecache *cc, size_t size)
     }
     cc->poll = res;
     cc->rx = res + 4096;
-    if (mmap(cc->poll, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED ||
-        mmap(cc->rx, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, cc->fd, 0) == MAP_FAILED) {
+    if (mmap(cc->rx, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, cc->fd, 0) == MAP_FAILED) {
         munmap(res, size + 4096);
         munmap(cc->rw, size);
         goto fail;

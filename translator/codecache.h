@@ -6,9 +6,10 @@
  * executable at once (DESIGN.md "Code cache").  Allocation is a bump
  * pointer; when the cache is full it is flushed whole.
  *
- * The page just below the executable view is the poll page: every block
- * starts by reading it (RIP-relative, no flags touched), and making it
- * inaccessible stops translated code at the next block boundary.
+ * The page just below the executable view is the poll page, never
+ * readable: every block starts by reading the byte cpu.tr_poll points at
+ * (no flags touched), and pointing it here stops translated code at the
+ * next block boundary.
  */
 #ifndef BTVM_TRANSLATOR_CODECACHE_H
 #define BTVM_TRANSLATOR_CODECACHE_H

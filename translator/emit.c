@@ -94,25 +94,10 @@ bool emit_short_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx)
     return encode_branch(e, m, target_rx, ZYDIS_BRANCH_TYPE_SHORT, ZYDIS_BRANCH_WIDTH_8);
 }
 
-bool emit_poll_probe(tr_emit *e, uintptr_t poll_rx)
+bool emit_poll_probe(tr_emit *e, int64_t poll_ptr_off)
 {
-    /* REX.R (r9) 8A /r, ModRM 00 001 101 = [rip + disp32]: Zydis' encoder
-     * wants RIP-relative operands as displacements, so this one is spelt
-     * out. */
-    if (e->failed || e->end - e->p < 7) {
-        e->failed = true;
-        return false;
-    }
-    int64_t disp = (int64_t)poll_rx - (int64_t)(emit_rx_here(e) + 7);
-    if (disp < INT32_MIN || disp > INT32_MAX) {
-        e->failed = true;
-        return false;
-    }
-    int32_t d = (int32_t)disp;
-    e->p[0] = 0x44;
-    e->p[1] = 0x8a;
-    e->p[2] = 0x0d;
-    memcpy(e->p + 3, &d, 4);
-    e->p += 7;
-    return true;
+    emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(ZYDIS_REGISTER_R9),
+          emit_mem(ZYDIS_REGISTER_R13, ZYDIS_REGISTER_NONE, 0, poll_ptr_off, 8));
+    return emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(ZYDIS_REGISTER_R9B),
+                 emit_mem(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 1));
 }

@@ -57,8 +57,10 @@ static inline bool emit2(tr_emit *e, ZydisMnemonic m, ZydisEncoderOperand a, Zyd
     return emit_insn(e, m, 2, ops);
 }
 
-/* mov r9b, [rip + to poll]: the block-entry probe of the poll page. */
-bool emit_poll_probe(tr_emit *e, uintptr_t poll_rx);
+/* mov r9, [r13 + poll_ptr_off] ; mov r9b, [r9]: the block-entry probe.
+ * A stop request points cpu.tr_poll at the unreadable poll page: no
+ * system call (mprotect costs tens of microseconds on some hosts). */
+bool emit_poll_probe(tr_emit *e, int64_t poll_ptr_off);
 
 /* jmp/jcc with a 32-bit displacement to an absolute executable address. */
 bool emit_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx);

@@ -83,12 +83,12 @@ struct tr_engine {
     FILE *trace;          /* trace mode: each new block is printed here (trace.c) */
 
     /* Stop requests: a host timer kicks translated code out every
-     * TR_KICK_NS by blocking the poll page, so chained loops return to the
+     * TR_KICK_NS by pointing cpu.tr_poll at the poll page, so chained loops return to the
      * main loop (timers, devices, console) as the interpreter does. */
     timer_t kick_timer;
     bool have_timer;
     bool timer_armed;
-    volatile sig_atomic_t poll_blocked;
+    uint8_t poll_ok;      /* what cpu.tr_poll points at when no stop is requested */
 
     /* The signal path. */
     sigjmp_buf trap_jmp;
@@ -196,7 +196,6 @@ static int emit_trampolines(tr_engine *t)
     emit0(&e, ZYDIS_MNEMONIC_RET);
 
     emit_lookup_stub(t, &e);
-    t->stubs.poll = (uintptr_t)t->cc.poll;
     if (e.failed)
         return -1;
     tr_codecache_commit(&t->cc, emit_size(&e));
@@ -275,13 +274,7 @@ static void on_kick(int sig)
         return;
     t->cpu->exit_request = 1;
     t->stats.kicks++;
-    /* Outside translated code the dispatcher sees exit_request before it
-     * enters a block again; only a running block needs the poll page
-     * blocked (two system calls, on or off). */
-    if (!t->in_code)
-        return;
-    t->poll_blocked = 1;
-    mprotect(t->cc.poll, 4096, PROT_NONE);
+    t->cpu->tr_poll = (uintptr_t)t->cc.poll;
 }
 
 static int install_handlers(tr_engine *t)
@@ -585,10 +578,7 @@ static void chain(tr_engine *t, uint32_t exit_id, const tr_block *next)
 
 static void clear_stop_request(tr_engine *t)
 {
-    if (t->poll_blocked) {
-        t->poll_blocked = 0;
-        mprotect(t->cc.poll, 4096, PROT_READ);
-    }
+    t->cpu->tr_poll = (uintptr_t)&t->poll_ok;
 }
 
 enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
@@ -597,6 +587,8 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
     const uint64_t end = cpu->stats.instructions + budget;
     enum cpu_exit why = CPU_EXIT_BUDGET;
     tls_engine = t;
+    if (cpu->tr_poll != (uintptr_t)t->cc.poll)
+        clear_stop_request(t); /* another engine's, or none yet */
     if (!t->timer_armed) {
         /* Periodic, and left running between calls: re-arming it every
          * slice cost two system calls per millisecond.  tr_idle() stops it. */
@@ -715,6 +707,7 @@ tr_engine *tr_new(cpu_state *cpu, char *err, size_t errlen)
         goto fail;
     }
     t->code_epoch = cpu->mem->code_epoch;
+    clear_stop_request(t);
     if (install_handlers(t) < 0) {
         snprintf(err, errlen, "translator: cannot install signal handlers: %s", strerror(errno));
         goto fail;

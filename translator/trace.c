@@ -213,6 +213,7 @@ static const struct state_field {
     { offsetof(cpu_state, eip), "cpu.eip" },
     { offsetof(cpu_state, tr_exit), "cpu.tr_exit: the exit taken" },
     { offsetof(cpu_state, stats.instructions), "cpu.stats.instructions" },
+    { offsetof(cpu_state, tr_poll), "cpu.tr_poll: the stop-request probe" },
     { offsetof(cpu_state, seg) + S_FS * sizeof(cpu_segment) + offsetof(cpu_segment, base),
       "FS base" },
     { offsetof(cpu_state, seg) + S_GS * sizeof(cpu_segment) + offsetof(cpu_segment, base),

@@ -419,7 +419,7 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
 
     /* Every entry, from the dispatcher or a chained jump, first probes the
      * poll page: a stop request makes it fault here, at a clean boundary. */
-    emit_poll_probe(e, stubs->poll);
+    emit_poll_probe(e, (int64_t)offsetof(cpu_state, tr_poll));
 
     while (c.n < TR_MAX_BLOCK_INSNS && off < avail) {
         if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, code + off, avail - off, &z, op))) {

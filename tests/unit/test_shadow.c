@@ -94,11 +94,47 @@ static void test_batched_fill_takes_used_neighbours_only(void **state)
     phys_destroy(&pm);
 }
 
+/*
+ * A CR3 write drops the non-global mappings in one unmap of the span they
+ * cover; a global mapping inside that span is mapped again, to the same
+ * frame, and the user window is left alone when it maps nothing.
+ */
+static void test_cr3_flush_keeps_globals_inside_the_span(void **state)
+{
+    (void)state;
+    phys_mem pm;
+    assert_int_equal(phys_init(&pm, RAM), 0);
+    build_tables(&pm);
+    uint32_t pt = PT0 + (DATA >> 22) * 0x1000;
+    /* pages 0 and 2 non-global, page 1 global, between them */
+    for (uint32_t i = 0; i < 3; i++)
+        put32(&pm, pt + i * 4, ((DATA >> 12) + 100 + i) << 12 | PTE_P | PTE_RW | (i == 1 ? PTE_G : 0));
+    pm.ram[((DATA >> 12) + 101) * 0x1000 + 5] = 0x5a;
+    shadow_space s;
+    assert_int_equal(shadow_init(&s, &pm), 0);
+    pg_control pc = { .cr0 = 0x80000001u, .cr3 = PD, .cr4 = 0x80 /* PGE */ };
+    for (uint32_t i = 0; i < 3; i++)
+        assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA + i * 0x1000, false),
+                         SHADOW_MAPPED);
+    assert_false(s.user_filled);
+    shadow_flush_nonglobal(&s);
+    uint32_t *frame_of = s.frame_of[SHADOW_SUPERVISOR];
+    assert_int_equal(frame_of[DATA >> 12], 0);
+    assert_int_equal(frame_of[(DATA >> 12) + 2], 0);
+    assert_int_equal(frame_of[(DATA >> 12) + 1], (DATA >> 12) + 101 + 1);
+    /* still mapped, to its frame */
+    assert_int_equal(s.win[SHADOW_SUPERVISOR].base[DATA + 0x1000 + 5], 0x5a);
+    assert_int_equal(s.stats.kept_global, 1);
+    shadow_destroy(&s);
+    phys_destroy(&pm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequential_fills_map_each_page_once),
         cmocka_unit_test(test_batched_fill_takes_used_neighbours_only),
+        cmocka_unit_test(test_cr3_flush_keeps_globals_inside_the_span),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
