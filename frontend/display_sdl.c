@@ -328,7 +328,7 @@ static bool handle_events(display *d)
             mouse_motion(d, 0, 0); /* a packet with the new buttons */
             break;
         case SDL_MOUSEMOTION:
-            if (d->grabbed)
+            if (d->grabbed && (ev.motion.xrel || ev.motion.yrel))
                 mouse_motion(d, ev.motion.xrel, -ev.motion.yrel); /* PS/2: up is positive */
             break;
         default:
