@@ -2,7 +2,8 @@
  * The Bochs VBE from a bare guest, as a DISPI driver programs it: find
  * the VGA (1234:1111) on PCI bus 0, turn on its memory decoding, set
  * 640x480x32 through ports 0x1CE/0x1CF, fill the linear framebuffer at
- * BAR 0 and read it back; then the same for the 80x25 text buffer.
+ * BAR 0 and read it back; then the same for the 80x25 text buffer, which
+ * still has its font (the DISPI mode kept clear of the VGA planes).
  * Prints the host TSC cycles each full-screen fill took: every access is
  * MMIO (a host fault and one interpreted instruction under -accel bt),
  * so this is the cost of a full-screen redraw by the guest.
@@ -65,11 +66,15 @@ void test_main(void)
     dispi(1, W);
     dispi(2, H);
     dispi(3, 32);
-    dispi(4, 0x41); /* enabled, LFB */
+    /* Video memory is shared: the VGA planes (with the text font in plane
+     * 2) are its first 256 KiB.  Keep them: no clearing on enable, and
+     * the picture shown from line 128 of the virtual screen on. */
+    dispi(4, 0x41 | 0x80); /* enabled, LFB, NOCLEARMEM */
+    dispi(9, 128);         /* Y offset */
     outw(0x1ce, 4);
     check_eq("DISPI enabled", inw16(0x1cf) & 1, 1);
 
-    volatile uint32_t *lfb = (volatile uint32_t *)bar;
+    volatile uint32_t *lfb = (volatile uint32_t *)bar + 128 * W;
     for (int frame = 0; frame < 1; frame++) {
         uint64_t t0 = tsc();
         for (uint32_t i = 0; i < W * H; i++)
