@@ -129,7 +129,8 @@ enum cpu_exit {
 };
 
 typedef struct cpu_stats {
-    uint64_t instructions;
+    uint64_t instructions;   /* guest instructions completed */
+    uint64_t rep_passes;     /* passes of a REP string instruction that left it unfinished */
     uint64_t exceptions;
     uint64_t interrupts;
     uint64_t tlb_misses;
@@ -203,6 +204,7 @@ typedef struct cpu_state {
     int exc_depth;           /* >0 while an event is being delivered */
     int last_vector;         /* exception being delivered (-1: an interrupt), for #DF rules */
     bool trap_pending;       /* single-step #DB after the current instruction */
+    bool rep_unfinished;     /* the REP string instruction stopped before its end */
     jmp_buf fault_jmp;       /* cpu_raise() returns here */
 
     char diag[160];          /* triple-fault or fatal diagnostic */

@@ -110,7 +110,10 @@ static void deliver_hardware_interrupt(cpu_state *cpu)
 enum cpu_exit cpu_exec(cpu_state *cpu, uint64_t budget)
 {
     pthread_once(&tables_once, build_tables);
-    const uint64_t end = cpu->stats.instructions + budget;
+    /* The budget counts passes: an unfinished pass of a long REP string
+     * instruction (string.c) is work, but not a guest instruction — it is
+     * one however many passes it takes, as under the translator. */
+    const uint64_t end = cpu->stats.instructions + cpu->stats.rep_passes + budget;
     cpu_insn scratch;
 
     if (cpu->run_state == CPU_SHUTDOWN)
@@ -125,7 +128,7 @@ enum cpu_exit cpu_exec(cpu_state *cpu, uint64_t budget)
         cpu->trap_pending = false;
     }
 
-    while (cpu->stats.instructions < end) {
+    while (cpu->stats.instructions + cpu->stats.rep_passes < end) {
         if (cpu->exit_request) {
             cpu->exit_request = 0;
             return CPU_EXIT_REQUEST;
@@ -146,7 +149,12 @@ enum cpu_exit cpu_exec(cpu_state *cpu, uint64_t budget)
             cpu_fault(cpu, EXC_UD, 0);
         cpu->eip = in->next_eip;
         row->handler(cpu, in);
-        cpu->stats.instructions++;
+        if (cpu->rep_unfinished) {
+            cpu->rep_unfinished = false;
+            cpu->stats.rep_passes++;
+        } else {
+            cpu->stats.instructions++;
+        }
 
         /* Single-step trap after the instruction (SDM Vol. 3A §17.3.1.4). */
         if (single_step && !cpu->inhibit_irq) {

@@ -172,6 +172,7 @@ static void string_op(cpu_state *cpu, cpu_insn *in, enum str_kind k)
                 return;
             if (n >= budget) {
                 cpu->eip = in->eip; /* the rest on the next pass */
+                cpu->rep_unfinished = true;
                 return;
             }
             if (fast) {

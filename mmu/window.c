@@ -19,13 +19,22 @@ int window_init(mmu_window *w, phys_mem *pm)
 {
     memset(w, 0, sizeof(*w));
     w->pm = pm;
-    w->reservation_size = WINDOW_GUARD + (1ull << 32) + WINDOW_GUARD;
-    void *r = mmap(NULL, w->reservation_size, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* 4 GiB more than the window needs, for the alignment of its base */
+    size_t want = WINDOW_GUARD + (1ull << 32) + WINDOW_GUARD;
+    size_t size = want + (1ull << 32);
+    uint8_t *r = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED)
         return -1;
-    w->reservation = r;
-    w->base = w->reservation + WINDOW_GUARD;
+    uintptr_t base = ((uintptr_t)r + WINDOW_GUARD + WINDOW_BASE_ALIGN - 1) & ~(WINDOW_BASE_ALIGN - 1);
+    uint8_t *start = (uint8_t *)(base - WINDOW_GUARD);
+    /* keep only [start, start + want) */
+    if (start > r)
+        munmap(r, (size_t)(start - r));
+    if (r + size > start + want)
+        munmap(start + want, (size_t)(r + size - (start + want)));
+    w->reservation = start;
+    w->reservation_size = want;
+    w->base = (uint8_t *)base;
     return 0;
 }
 

@@ -23,6 +23,10 @@
 #include "mmu/phys.h"
 
 #define WINDOW_GUARD (1ull << 30)
+/* The base is 4 GiB-aligned: the low 32 bits of base + L are L, so a host
+ * pointer into the window is also the guest address it stands for (the
+ * translator's string instructions run on such pointers). */
+#define WINDOW_BASE_ALIGN (1ull << 32)
 
 typedef struct mmu_window {
     uint8_t *reservation;

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "cpu/cpu.h"
 #include "translator/codecache.h"
 #include "translator/emit.h"
 
@@ -24,6 +25,10 @@ typedef struct tr_side {
 } tr_side;
 
 #define TR_MAX_EXITS 2
+
+/* The guest EFLAGS bits that live in the host's while translated code
+ * runs: the arithmetic flags, and DF for the string instructions. */
+#define TR_HOST_FLAGS (FL_ARITH | FL_DF)
 #define TR_USES_FS 1
 #define TR_USES_GS 2
 

@@ -94,6 +94,17 @@ bool emit_short_branch(tr_emit *e, ZydisMnemonic m, uintptr_t target_rx)
     return encode_branch(e, m, target_rx, ZYDIS_BRANCH_TYPE_SHORT, ZYDIS_BRANCH_WIDTH_8);
 }
 
+bool emit_bytes(tr_emit *e, const uint8_t *bytes, unsigned n)
+{
+    if (e->failed || e->end - e->p < (ptrdiff_t)n) {
+        e->failed = true;
+        return false;
+    }
+    memcpy(e->p, bytes, n);
+    e->p += n;
+    return true;
+}
+
 bool emit_poll_probe(tr_emit *e, int64_t poll_ptr_off)
 {
     emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(ZYDIS_REGISTER_R9),

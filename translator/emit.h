@@ -40,6 +40,8 @@ ZydisEncoderOperand emit_mem(ZydisRegister base, ZydisRegister index, uint8_t sc
 
 /* Encode a 64-bit-mode instruction; false (and e->failed) if refused. */
 bool emit_insn(tr_emit *e, ZydisMnemonic m, unsigned nops, const ZydisEncoderOperand *ops);
+/* Raw bytes (encodings the translator spells out). */
+bool emit_bytes(tr_emit *e, const uint8_t *bytes, unsigned n);
 /* Encode a request as is (machine mode set to 64-bit here). */
 bool emit_request(tr_emit *e, ZydisEncoderRequest *req);
 

@@ -170,7 +170,7 @@ static int emit_trampolines(tr_engine *t)
     emit2(&e, ZYDIS_MNEMONIC_MOV, R(R9), R(RDX));
     emit2(&e, ZYDIS_MNEMONIC_MOV, R(R11), R(RCX));
     emit2(&e, ZYDIS_MNEMONIC_MOV, R(R8D), STATE_MEM(fl));
-    emit2(&e, ZYDIS_MNEMONIC_AND, R(R8D), emit_imm(FL_ARITH));
+    emit2(&e, ZYDIS_MNEMONIC_AND, R(R8D), emit_imm(TR_HOST_FLAGS));
     emit1(&e, ZYDIS_MNEMONIC_PUSH, R(R8));
     emit0(&e, ZYDIS_MNEMONIC_POPFQ);
     for (int i = 0; i < 8; i++)
@@ -182,11 +182,12 @@ static int emit_trampolines(tr_engine *t)
     t->stubs.exit = emit_rx_here(&e);
     emit0(&e, ZYDIS_MNEMONIC_PUSHFQ);
     emit1(&e, ZYDIS_MNEMONIC_POP, R(R8));
+    emit0(&e, ZYDIS_MNEMONIC_CLD); /* the C ABI's DF, back from the guest's */
     for (int i = 0; i < 8; i++)
         emit2(&e, ZYDIS_MNEMONIC_MOV, STATE_MEM(regs + 4 * i), emit_reg(guest_host_regs[i]));
-    emit2(&e, ZYDIS_MNEMONIC_AND, R(R8D), emit_imm(FL_ARITH));
+    emit2(&e, ZYDIS_MNEMONIC_AND, R(R8D), emit_imm(TR_HOST_FLAGS));
     emit2(&e, ZYDIS_MNEMONIC_MOV, R(R9D), STATE_MEM(fl));
-    emit2(&e, ZYDIS_MNEMONIC_AND, R(R9D), emit_imm((int32_t)~FL_ARITH));
+    emit2(&e, ZYDIS_MNEMONIC_AND, R(R9D), emit_imm((int32_t)~TR_HOST_FLAGS));
     emit2(&e, ZYDIS_MNEMONIC_OR, R(R9D), R(R8D));
     emit2(&e, ZYDIS_MNEMONIC_MOV, STATE_MEM(fl), R(R9D));
     emit2(&e, ZYDIS_MNEMONIC_MOV, ICOUNT_MEM, R(R10));
@@ -256,7 +257,7 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
                                     REG_R12, REG_RBP, REG_RSI, REG_RDI };
     for (int r = 0; r < 8; r++)
         cpu->regs[r] = (uint32_t)g[greg_of[r]];
-    cpu->eflags = (cpu->eflags & ~FL_ARITH) | ((uint32_t)g[REG_EFL] & FL_ARITH);
+    cpu->eflags = (cpu->eflags & ~TR_HOST_FLAGS) | ((uint32_t)g[REG_EFL] & TR_HOST_FLAGS);
     cpu->eip = b->eip + b->side[i].guest_off;
     cpu->stats.instructions = (uint64_t)g[REG_R10] + i;
     t->trap_addr = addr;
@@ -584,7 +585,7 @@ static void clear_stop_request(tr_engine *t)
 enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
 {
     cpu_state *cpu = t->cpu;
-    const uint64_t end = cpu->stats.instructions + budget;
+    const uint64_t end = cpu->stats.instructions + cpu->stats.rep_passes + budget; /* as cpu_exec */
     enum cpu_exit why = CPU_EXIT_BUDGET;
     tls_engine = t;
     if (cpu->tr_poll != (uintptr_t)t->cc.poll)
@@ -608,7 +609,7 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
                 goto out;
         }
     }
-    while (cpu->stats.instructions < end) {
+    while (cpu->stats.instructions + cpu->stats.rep_passes < end) {
         if (cpu->exit_request) {
             cpu->exit_request = 0;
             why = CPU_EXIT_REQUEST;

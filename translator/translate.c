@@ -237,7 +237,8 @@ static bool can_copy(const ZydisDecodedInstruction *z, const ZydisDecodedOperand
     if (z->address_width != 32 || (z->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_CS))
         return false;
     const ZydisAccessedFlags *f = z->cpu_flags;
-    if (f && ((f->modified | f->set_0 | f->set_1 | f->undefined) & ~ARITH_FLAGS))
+    /* DF too (cld, std): the host's DF is the guest's in translated code */
+    if (f && ((f->modified | f->set_0 | f->set_1 | f->undefined) & ~(ARITH_FLAGS | ZYDIS_CPUFLAG_DF)))
         return false;
     unsigned mems = 0;
     for (unsigned i = 0; i < z->operand_count; i++) {
@@ -303,6 +304,64 @@ static bool emit_copy(tr_ctx *c, const ZydisDecodedInstruction *z, const ZydisDe
 
 /* Rewritten instructions: near control flow (ends the block) and stack. */
 enum rewrite { RW_NONE, RW_CONTINUE, RW_ENDS_BLOCK };
+
+/*
+ * String instructions run as the host's own, on host pointers: with the
+ * window's base 4 GiB-aligned (window.h), rsi = r15 + esi is a host
+ * pointer whose low half is still the guest's ESI, so whatever stops the
+ * instruction — its end, a fault mid-way (the signal context holds the
+ * progress), a retried shadow fill — leaves the guest registers exact,
+ * and "mov esi, esi" takes the pointer back to the guest value.  ECX is
+ * the count as it is; DF is the host's (engine.c keeps the guest's there).
+ * An index that wraps past 4 GiB runs into a guard region and the
+ * interpreter finishes the instruction.  Port strings stay interpreted.
+ */
+static enum rewrite emit_string(tr_ctx *c, const ZydisDecodedInstruction *z)
+{
+    static const struct { ZydisMnemonic m; uint8_t op; bool si, di; } forms[] = {
+        { ZYDIS_MNEMONIC_MOVSB, 0xa4, true, true },  { ZYDIS_MNEMONIC_MOVSW, 0xa5, true, true },
+        { ZYDIS_MNEMONIC_MOVSD, 0xa5, true, true },  { ZYDIS_MNEMONIC_CMPSB, 0xa6, true, true },
+        { ZYDIS_MNEMONIC_CMPSW, 0xa7, true, true },  { ZYDIS_MNEMONIC_CMPSD, 0xa7, true, true },
+        { ZYDIS_MNEMONIC_STOSB, 0xaa, false, true }, { ZYDIS_MNEMONIC_STOSW, 0xab, false, true },
+        { ZYDIS_MNEMONIC_STOSD, 0xab, false, true }, { ZYDIS_MNEMONIC_LODSB, 0xac, true, false },
+        { ZYDIS_MNEMONIC_LODSW, 0xad, true, false }, { ZYDIS_MNEMONIC_LODSD, 0xad, true, false },
+        { ZYDIS_MNEMONIC_SCASB, 0xae, false, true }, { ZYDIS_MNEMONIC_SCASW, 0xaf, false, true },
+        { ZYDIS_MNEMONIC_SCASD, 0xaf, false, true },
+    };
+    unsigned f = 0;
+    while (f < sizeof(forms) / sizeof(forms[0]) && forms[f].m != z->mnemonic)
+        f++;
+    if (f == sizeof(forms) / sizeof(forms[0]) || z->address_width != 32)
+        return RW_NONE;
+    /* the source segment may be overridden: only to the flat ones */
+    if (z->attributes & (ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_FS |
+                         ZYDIS_ATTRIB_HAS_SEGMENT_GS))
+        return RW_NONE;
+    tr_emit *e = c->e;
+    if (forms[f].si)
+        emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(ZYDIS_REGISTER_RSI),
+              emit_mem(R_WINDOW, ZYDIS_REGISTER_RSI, 1, 0, 8));
+    if (forms[f].di)
+        emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(ZYDIS_REGISTER_RDI),
+              emit_mem(R_WINDOW, ZYDIS_REGISTER_RDI, 1, 0, 8));
+    uint8_t insn[3];
+    unsigned n = 0;
+    if (z->operand_width == 16)
+        insn[n++] = 0x66;
+    if (z->attributes & ZYDIS_ATTRIB_HAS_REP)
+        insn[n++] = 0xf3;
+    else if (z->attributes & ZYDIS_ATTRIB_HAS_REPE)
+        insn[n++] = 0xf3;
+    else if (z->attributes & ZYDIS_ATTRIB_HAS_REPNE)
+        insn[n++] = 0xf2;
+    insn[n++] = forms[f].op;
+    emit_bytes(e, insn, n);
+    if (forms[f].si)
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(ZYDIS_REGISTER_ESI), emit_reg(ZYDIS_REGISTER_ESI));
+    if (forms[f].di)
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(ZYDIS_REGISTER_EDI), emit_reg(ZYDIS_REGISTER_EDI));
+    return RW_CONTINUE;
+}
 
 static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
                                  const ZydisDecodedOperand *op, uint32_t eip)
@@ -377,7 +436,16 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
         emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_ESP32), emit_mem(R_ESP64, ZYDIS_REGISTER_NONE, 0, 4, 8));
         emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(host_reg(op[0].reg.value)), emit_reg(R_T32));
         return RW_CONTINUE;
+    case ZYDIS_MNEMONIC_LFENCE: case ZYDIS_MNEMONIC_MFENCE: case ZYDIS_MNEMONIC_SFENCE:
+    case ZYDIS_MNEMONIC_PAUSE:
+        /* no guest-visible state: the host's own */
+        return emit_copy(c, z, op) ? RW_CONTINUE : RW_NONE;
+    case ZYDIS_MNEMONIC_CLD: case ZYDIS_MNEMONIC_STD:
+        /* the host's DF is the guest's while translated code runs */
+        return emit_copy(c, z, op) ? RW_CONTINUE : RW_NONE;
     default:
+        if (z->meta.category == ZYDIS_CATEGORY_STRINGOP)
+            return emit_string(c, z);
         break;
     }
     /* Jcc rel: both edges leave the block. */

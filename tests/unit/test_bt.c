@@ -140,6 +140,72 @@ static void test_fs_limit_is_enforced(void **state)
     harness_free(h);
 }
 
+/* String code as Linux's memcpy/memset/strlen use it: the program below
+ * under both engines must end in the same state, and under the
+ * translator the string instructions run as host code. */
+static const char string_program[] =
+    "    cld\n"
+    "    mov edi, 0x4000\n"
+    "    mov ecx, 10000\n"             /* more than one interpreter pass */
+    "    mov eax, 0x01020304\n"
+    "    rep stosd\n"
+    "    mov esi, 0x4000\n"
+    "    mov edi, 0x20000\n"
+    "    mov ecx, 40000\n"
+    "    rep movsb\n"
+    "    mov byte [0x20000 + 39990], 0\n"
+    "    mov edi, 0x20000\n"
+    "    mov ecx, -1\n"
+    "    xor eax, eax\n"
+    "    repne scasb\n"                /* strlen: ECX counts down to the NUL */
+    "    mov ebx, ecx\n"
+    "    std\n"                        /* backwards: DF lives in the host's flags */
+    "    mov esi, 0x20003\n"
+    "    lodsb\n"
+    "    lodsw\n"
+    "    cld\n"
+    "    mov esi, 0x4000\n"
+    "    mov edi, 0x20000\n"
+    "    mov ecx, 100\n"
+    "    repe cmpsd\n"
+    "    hlt\n";
+
+static void run_string_program(harness *h, tr_engine *t)
+{
+    harness_asm(h, string_program);
+    if (t)
+        assert_int_equal(run_bt(t), CPU_EXIT_HALT);
+    else
+        assert_int_equal(harness_run(h, 1u << 20), CPU_EXIT_HALT);
+}
+
+static void test_string_instructions(void **state)
+{
+    (void)state;
+    harness *ref = harness_new(HARNESS_FLAT32);
+    run_string_program(ref, NULL);
+    harness *h = harness_new(HARNESS_FLAT32);
+    tr_engine *t = new_engine(h);
+    run_string_program(h, t);
+    for (int r = 0; r < 8; r++)
+        assert_int_equal(h->cpu.regs[r], ref->cpu.regs[r]);
+    assert_int_equal(h->cpu.eflags, ref->cpu.eflags);
+    assert_int_equal(h->cpu.regs[R_EBX], 0xffffffffu - 39991);
+    assert_int_equal(harness_peek32(h, 0x20000 + 39996), 0x01020304);
+    assert_int_equal(harness_peek32(h, 0x4000 + 39996), 0x01020304);
+    /* a REP instruction is one instruction, however many passes the
+     * interpreter takes over it */
+    assert_int_equal(h->cpu.stats.instructions, ref->cpu.stats.instructions);
+    assert_true(ref->cpu.stats.rep_passes > 0);
+    const tr_stats *s = tr_get_stats(t);
+    /* one block of all 24 before the HLT */
+    assert_int_equal(s->insns_identical + s->insns_rewritten, 24);
+    assert_int_equal(s->blocks_translated, 2);
+    tr_free(t);
+    harness_free(h);
+    harness_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_chained_loop_is_interruptible),
         cmocka_unit_test(test_fs_base_and_leave),
         cmocka_unit_test(test_fs_limit_is_enforced),
+        cmocka_unit_test(test_string_instructions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
