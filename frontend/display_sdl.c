@@ -37,12 +37,19 @@
 #define E0              0x100        /* in keymap: the extended-key prefix */
 #define KEY_QUEUE       256          /* key events waiting for the guest */
 /* Pacing: the 8042's buffers hold 16 bytes (five key events, five mouse
- * packets), and a burst of host events while the guest is not running
- * (host load, a long slice) would overflow them.  So input waits here and
- * goes to the 8042 one event at a time: the next once the guest has gone
- * idle (HLT with nothing pending: it has read what it was given) or has
- * run this many instructions since. */
+ * packets), and a burst of host events while the guest is not reading
+ * them (host load, a long stretch with interrupts off, such as a printk
+ * to the VGA console) would overflow them, losing key releases.  So input
+ * waits here and goes to the 8042 one event at a time, the next once the
+ * guest has evidently taken the last:
+ *   - it went idle (HLT with nothing pending), or
+ *   - it ran FEED_INSNS instructions and now has interrupts on and none
+ *     pending (so IRQ 1/12 were served), FEED_QUIET_NS after the last, or
+ *   - for guests that poll with interrupts off: FEED_INSNS instructions
+ *     and FEED_POLL_NS after the last. */
 #define FEED_INSNS      200000
+#define FEED_QUIET_NS   2000000ull
+#define FEED_POLL_NS    50000000ull
 #define MOUSE_QUEUE     64
 
 /* SDL scancode -> PS/2 set 2 make code (IBM PS/2 keyboard technical
@@ -117,11 +124,11 @@ struct display {
     uint8_t kq_len[KEY_QUEUE];
     unsigned kq_head, kq_count;
     bool key_idle;               /* the guest idled since the last key event */
-    uint64_t key_insns;          /* guest instructions at the last key event */
+    uint64_t key_insns, key_ns;  /* guest instructions and host time at the last key event */
     struct { int dx, dy; unsigned buttons; } mq[MOUSE_QUEUE]; /* packets not yet sent */
     unsigned mq_head, mq_count;
     bool mouse_idle;
-    uint64_t mouse_insns;
+    uint64_t mouse_insns, mouse_ns;
     bool pressed[SDL_NUM_SCANCODES]; /* make codes the guest has seen without a break */
     bool swallow[SDL_NUM_SCANCODES]; /* hot keys: their release is not the guest's */
 };
@@ -216,24 +223,38 @@ static void mouse_motion(display *d, int dx, int dy)
     d->mq[i].buttons = d->buttons;
 }
 
+/* May the next event go, the last one having gone at (insns, ns)? */
+static bool may_feed(const display *d, bool idle, uint64_t insns, uint64_t ns, uint64_t now)
+{
+    if (idle)
+        return true;
+    const cpu_state *cpu = &d->m->cpu;
+    if (cpu->stats.instructions - insns < FEED_INSNS)
+        return false;
+    if ((cpu->eflags & FL_IF) && !cpu->intr)
+        return now - ns >= FEED_QUIET_NS;
+    return now - ns >= FEED_POLL_NS;
+}
+
 /* Hand the guest the next key event and mouse packet when it has taken
- * the last ones (FEED_INSNS). */
-static void feed_input(display *d, bool guest_idle)
+ * the last ones (see FEED_INSNS). */
+static void feed_input(display *d, bool guest_idle, uint64_t now)
 {
     uint64_t insns = d->m->cpu.stats.instructions;
     if (d->kq_count) {
         d->key_idle |= guest_idle;
-        if (d->key_idle || insns - d->key_insns >= FEED_INSNS) {
+        if (may_feed(d, d->key_idle, d->key_insns, d->key_ns, now)) {
             i8042_key_event(d->kbd, d->kq[d->kq_head], d->kq_len[d->kq_head]);
             d->kq_head = (d->kq_head + 1) % KEY_QUEUE;
             d->kq_count--;
             d->key_idle = false;
             d->key_insns = insns;
+            d->key_ns = now;
         }
     }
     if (d->mq_count) {
         d->mouse_idle |= guest_idle;
-        if (d->mouse_idle || insns - d->mouse_insns >= FEED_INSNS) {
+        if (may_feed(d, d->mouse_idle, d->mouse_insns, d->mouse_ns, now)) {
             /* PS/2 deltas are 9-bit: big moves go in steps. */
             int *dx = &d->mq[d->mq_head].dx, *dy = &d->mq[d->mq_head].dy;
             int sx = *dx > 255 ? 255 : *dx < -255 ? -255 : *dx;
@@ -247,6 +268,7 @@ static void feed_input(display *d, bool guest_idle)
             }
             d->mouse_idle = false;
             d->mouse_insns = insns;
+            d->mouse_ns = now;
         }
     }
 }
@@ -427,8 +449,8 @@ static void refresh(display *d, uint64_t now)
 
 bool display_poll(display *d, bool guest_idle)
 {
-    feed_input(d, guest_idle);
     uint64_t now = mono_ns();
+    feed_input(d, guest_idle, now);
     bool quit = false;
     if (now >= d->next_events) {
         d->next_events = now + EVENT_POLL_NS;
