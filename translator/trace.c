@@ -199,7 +199,7 @@ static void print_reason(FILE *out, enum tr_how how, const ZydisDecodedInstructi
     if (esp)
         fprintf(out, "ESP renamed to R12D%s", mem ? "; " : "");
     if (mem)
-        fprintf(out, "memory operand rebased to [r15+r14]");
+        fprintf(out, "memory operand rebased onto the window (r15)");
     if (seg)
         fprintf(out, ", segment base added (%s)", seg);
 }

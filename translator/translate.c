@@ -102,19 +102,45 @@ static bool flat_segment(ZydisRegister s)
            s == ZYDIS_REGISTER_NONE || s == ZYDIS_REGISTER_FS || s == ZYDIS_REGISTER_GS;
 }
 
-/* r14d = the guest effective address of a memory operand. */
-static bool emit_ea(tr_ctx *c, const ZydisDecodedOperandMem *m)
+/* A host memory operand standing for a guest one: window + host address. */
+typedef struct tr_hostmem {
+    ZydisRegister index;  /* with base R15 */
+    int32_t disp;
+} tr_hostmem;
+
+/* Displacements added to a register without wrapping it first: an access
+ * whose 32-bit sum would wrap lands in a guard region instead (window.h),
+ * faults, and the interpreter does it with the wrap. */
+#define TR_DIRECT_DISP_MAX ((int64_t)(1 << 29))
+
+/*
+ * The host operand of a guest memory operand.  A lone register plus a
+ * small displacement is used as it is (the register's upper half is zero:
+ * every write to a guest register is a 32-bit or narrower one), saving
+ * the lea; anything else goes through r14d = the wrapped 32-bit address.
+ */
+static bool emit_ea(tr_ctx *c, const ZydisDecodedOperandMem *m, tr_hostmem *out)
 {
     tr_emit *e = c->e;
     ZydisRegister base = host64(m->base), index = host64(m->index);
     if (base == TR_NO_HOST_REG || index == TR_NO_HOST_REG)
         return false;
+    bool seg_base = m->segment == ZYDIS_REGISTER_FS || m->segment == ZYDIS_REGISTER_GS;
+    int64_t disp = (int32_t)m->disp.value;
+    if (!seg_base && disp > -TR_DIRECT_DISP_MAX && disp < TR_DIRECT_DISP_MAX) {
+        ZydisRegister lone = index == ZYDIS_REGISTER_NONE ? base :
+                             base == ZYDIS_REGISTER_NONE && m->scale <= 1 ? index : TR_NO_HOST_REG;
+        if (lone != TR_NO_HOST_REG && (lone != ZYDIS_REGISTER_NONE || disp >= 0)) {
+            *out = (tr_hostmem){ .index = lone, .disp = (int32_t)disp };
+            return true;
+        }
+    }
     if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE)
         emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_EA32), emit_imm(imm32(m->disp.value)));
     else
         emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(R_EA32),
               emit_mem(base, index, m->scale, (int32_t)m->disp.value, 8));
-    if (m->segment == ZYDIS_REGISTER_FS || m->segment == ZYDIS_REGISTER_GS) {
+    if (seg_base) {
         /* linear = base + offset, wrapping at 4 GiB; the base is read at run
          * time, so the block survives segment reloads. */
         int sreg = m->segment == ZYDIS_REGISTER_FS ? S_FS : S_GS;
@@ -126,7 +152,14 @@ static bool emit_ea(tr_ctx *c, const ZydisDecodedOperandMem *m)
               emit_mem(R_EA, ZYDIS_REGISTER_R9, 1, 0, 8));
         c->b->seg_mask |= sreg == S_FS ? TR_USES_FS : TR_USES_GS;
     }
+    *out = (tr_hostmem){ .index = R_EA, .disp = 0 };
     return !e->failed;
+}
+
+static ZydisEncoderOperand host_mem(const tr_hostmem *h, unsigned size)
+{
+    return emit_mem(R_WINDOW, h->index == ZYDIS_REGISTER_NONE ? ZYDIS_REGISTER_NONE : h->index,
+                    h->index == ZYDIS_REGISTER_NONE ? 0 : 1, h->disp, size);
 }
 
 /* The instruction count += n, without touching the flags (they are the
@@ -199,8 +232,8 @@ static bool emit_load_operand(tr_ctx *c, const ZydisDecodedOperand *o)
     }
     if (o->type != ZYDIS_OPERAND_TYPE_MEMORY || !flat_segment(o->mem.segment) || o->size != 32)
         return false;
-    return emit_ea(c, &o->mem) &&
-           emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_T32), emit_mem(R_WINDOW, R_EA, 1, 0, 4));
+    tr_hostmem hm;
+    return emit_ea(c, &o->mem, &hm) && emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_T32), host_mem(&hm, 4));
 }
 
 static bool is_relative_branch(const ZydisDecodedInstruction *z, const ZydisDecodedOperand *op)
@@ -288,12 +321,13 @@ static bool emit_copy(tr_ctx *c, const ZydisDecodedInstruction *z, const ZydisDe
                 if (o->mem.base == TR_NO_HOST_REG || o->mem.index == TR_NO_HOST_REG)
                     return false;
             } else {
-                if (!emit_ea(c, &op[i].mem))
+                tr_hostmem hm;
+                if (!emit_ea(c, &op[i].mem, &hm))
                     return false;
                 o->mem.base = R_WINDOW;
-                o->mem.index = R_EA;
-                o->mem.scale = 1;
-                o->mem.displacement = 0;
+                o->mem.index = hm.index;
+                o->mem.scale = hm.index == ZYDIS_REGISTER_NONE ? 0 : 1;
+                o->mem.displacement = hm.disp;
             }
         }
     }

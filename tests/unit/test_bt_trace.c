@@ -47,6 +47,9 @@ static void test_trace_lists_guest_host_and_reasons(void **state)
     harness_asm(h,
                 "    mov eax, 5\n"
                 "    add [0x3000], eax\n"
+                "    mov ebx, 0x2ff0\n"
+                "    xor ecx, ecx\n"
+                "    mov [ebx + ecx*4 + 0x14], eax\n"
                 "    push eax\n"
                 "    pop ecx\n"
                 "    cli\n"
@@ -56,18 +59,22 @@ static void test_trace_lists_guest_host_and_reasons(void **state)
     /* guest side: Zydis, Intel syntax */
     assert_non_null(strstr(text, "mov eax, 0x05"));
     assert_non_null(strstr(text, "add [0x00003000], eax"));
-    /* host side: Capstone, with the memory operand rebased */
+    /* host side: Capstone, with the memory operands rebased: a small
+     * absolute address directly, an indexed one through r14d (wrapped) */
+    assert_non_null(strstr(text, "dword ptr [r15 + 0x3000], eax"));
+    assert_non_null(strstr(text, "lea r14d, [rbx + rcx*4 + 0x14]"));
     assert_non_null(strstr(text, "dword ptr [r15 + r14], eax"));
     assert_non_null(strstr(text, "; poll-page probe"));
     /* the reasons */
     assert_non_null(strstr(text, "identical: same encoding, registers kept"));
-    assert_non_null(strstr(text, "identical: memory operand rebased to [r15+r14]"));
+    assert_non_null(strstr(text, "identical: memory operand rebased onto the window (r15)"));
     assert_non_null(strstr(text, "rewritten: push stores below ESP first"));
     assert_non_null(strstr(text, "rewritten: pop loads first"));
     const char *cli = strstr(text, "cli");
     assert_non_null(cli);
     assert_non_null(strstr(cli, "ends block: interpreted (privileged or sensitive"));
     assert_int_equal(harness_peek32(h, 0x3000), 5);
+    assert_int_equal(harness_peek32(h, 0x3004), 5);
     free(text);
     harness_free(h);
 }
@@ -102,7 +109,7 @@ static void test_trace_fs_base(void **state)
     h->cpu.seg[S_FS].base = 0x3000;
     char *text = trace_of(h);
     assert_non_null(text);
-    assert_non_null(strstr(text, "memory operand rebased to [r15+r14], segment base added (FS)"));
+    assert_non_null(strstr(text, "memory operand rebased onto the window (r15), segment base added (FS)"));
     assert_non_null(strstr(text, "; FS base"));
     free(text);
     harness_free(h);
