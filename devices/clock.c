@@ -17,6 +17,8 @@ void vclock_init(vclock *clk, bool manual)
     clk->manual_now = 0;
     clk->host_start = host_ns();
     clk->head = NULL;
+    clk->earliest_hook = NULL;
+    clk->earliest_opaque = NULL;
 }
 
 uint64_t vclock_now(const vclock *clk)
@@ -53,6 +55,10 @@ void vtimer_arm(vclock *clk, vtimer *t, uint64_t deadline_ns)
     t->next = *pp;
     *pp = t;
     t->armed = true;
+    if (clk->head == t && clk->earliest_hook) {
+        uint64_t now = vclock_now(clk);
+        clk->earliest_hook(clk->earliest_opaque, deadline_ns > now ? deadline_ns - now : 0);
+    }
 }
 
 uint64_t vclock_next_deadline(const vclock *clk)

@@ -30,6 +30,11 @@ typedef struct vclock {
     uint64_t manual_now;
     uint64_t host_start;
     vtimer *head;
+    /* Told when a timer armed while the CPU runs becomes the earliest, with
+     * the time left until it: the main loop's CPU slice must end by then
+     * (the translator arms its kick timer).  NULL: nobody to tell. */
+    void (*earliest_hook)(void *opaque, uint64_t ns_left);
+    void *earliest_opaque;
 } vclock;
 
 void vclock_init(vclock *clk, bool manual);

@@ -72,6 +72,11 @@ static void kick_cpu(void *opaque)
     ((cpu_state *)opaque)->exit_request = 1;
 }
 
+static void kick_translator(void *opaque, uint64_t ns_left)
+{
+    tr_kick_within(opaque, ns_left);
+}
+
 int machine_create(machine *m, const machine_config *cfg, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
@@ -115,6 +120,12 @@ int machine_create(machine *m, const machine_config *cfg, char *err, size_t errl
         /* The default engine needs address space for its windows (a tight
          * ulimit -v refuses it): the interpreter runs any guest too. */
         fprintf(stderr, "btvm: %s; running on the interpreter\n", err);
+    }
+    if (m->tr) {
+        /* A device timer armed from translated code's callouts (a PIT
+         * one-shot, say) must not wait for the next periodic kick. */
+        m->clock.earliest_hook = kick_translator;
+        m->clock.earliest_opaque = m->tr;
     }
     if (cfg->trace && !m->tr)
         fprintf(stderr, "btvm: -d trace traces the binary translator; the interpreter runs untraced\n");

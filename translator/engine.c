@@ -89,6 +89,7 @@ struct tr_engine {
     bool have_timer;
     bool timer_armed;
     uint8_t poll_ok;      /* what cpu.tr_poll points at when no stop is requested */
+    uint64_t entry_instructions; /* the count when translated code was last entered */
 
     /* The signal path. */
     sigjmp_buf trap_jmp;
@@ -602,7 +603,11 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
     if (sigsetjmp(t->trap_jmp, 0)) {
         /* A host fault in translated code: the guest state is synced to the
          * faulting instruction.  A stop request just returns; otherwise the
-         * interpreter executes that instruction. */
+         * interpreter executes that instruction.  Either way, once an
+         * instruction has completed since the block was entered, an
+         * interrupt shadow (STI, MOV SS) has been used up. */
+        if (cpu->stats.instructions != t->entry_instructions)
+            cpu->inhibit_irq = false;
         if (t->trap_addr - (uintptr_t)t->cc.poll >= 4096) {
             handle_trap(t);
             if (!interp_step(t, &why))
@@ -648,6 +653,7 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
         }
         t->stats.block_runs++;
         cpu->tr_exit = 0;
+        t->entry_instructions = cpu->stats.instructions;
         t->in_code = 1;
         if (cpu->exit_request) {
             /* a kick between the check above and in_code: honour it */
@@ -664,6 +670,15 @@ out:
     cpu->tr_exit = 0;
     clear_stop_request(t);
     return why;
+}
+
+void tr_kick_within(tr_engine *t, uint64_t ns)
+{
+    if (!t->have_timer || ns >= TR_KICK_NS)
+        return;
+    struct itimerspec it = { .it_interval = { 0, TR_KICK_NS }, .it_value = { 0, ns ? (long)ns : 1 } };
+    timer_settime(t->kick_timer, 0, &it, NULL);
+    t->timer_armed = true;
 }
 
 void tr_idle(tr_engine *t)

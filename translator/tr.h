@@ -40,6 +40,10 @@ void tr_free(tr_engine *t);
 /* Run at most about budget guest instructions. */
 enum cpu_exit tr_exec(tr_engine *t, uint64_t budget);
 
+/* A device timer is due in ns: have translated code stop by then (the
+ * kick timer's period, 1 ms, is otherwise the latency of a deadline that
+ * falls while the guest spins in chained code). */
+void tr_kick_within(tr_engine *t, uint64_t ns);
 /* The guest is idle (HLT): stop the kick timer until the next tr_exec. */
 void tr_idle(tr_engine *t);
 

@@ -206,6 +206,36 @@ static void test_string_instructions(void **state)
     harness_free(ref);
 }
 
+/* An interrupt shadow (here STI's) covers one instruction: a chained loop
+ * after STI, stopped by the kick timer, must not leave it in force — or
+ * the loop never takes an interrupt (found by benchmarks/nano's
+ * pit_irq_spin: deliveries came seconds late or never). */
+static void test_sti_shadow_ends_in_chained_loop(void **state)
+{
+    (void)state;
+    harness *h = harness_new(HARNESS_FLAT32);
+    /* The second STI leads straight into a loop chained during the first
+     * pass, so no block returns normally (which ends a shadow) before the
+     * kick timer stops it. */
+    harness_asm(h,
+                "    mov ecx, 100\n"
+                "again: cli\n"
+                "    sti\n"
+                "warm: add eax, 1\n"
+                "    pause\n"
+                "    dec ecx\n"
+                "    jnz warm\n"
+                "    mov ecx, 0x7fffffff\n"
+                "    jmp again\n");
+    tr_engine *t = new_engine(h);
+    while (h->cpu.regs[R_EAX] < 100000)
+        assert_int_equal(tr_exec(t, 1u << 30), CPU_EXIT_REQUEST);
+    assert_true(h->cpu.eflags & FL_IF);
+    assert_false(h->cpu.inhibit_irq);
+    tr_free(t);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_fs_base_and_leave),
         cmocka_unit_test(test_fs_limit_is_enforced),
         cmocka_unit_test(test_string_instructions),
+        cmocka_unit_test(test_sti_shadow_ends_in_chained_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
