@@ -16,12 +16,6 @@
 #include "mmu/shadow.h"
 #include "translator/tr.h"
 
-/* For the statistics overlay, wanted from translator/ (not there yet):
- * weak, so btvm links either way and shows them once they exist. */
-extern const shadow_stats *tr_get_shadow_stats(const tr_engine *t) __attribute__((weak));
-extern void tr_get_code_cache_use(const tr_engine *t, size_t *used, size_t *size)
-    __attribute__((weak));
-
 /* Instructions per slice: at ~10 M instructions/s a slice is well under a
  * millisecond, so timers fire late by less than the PIT's 1 ms tick. */
 #define SLICE_INSNS 4096
@@ -239,7 +233,7 @@ void machine_get_stats(machine *m, machine_stats *st)
     st->traps_code_write = t->traps_code_write;
     st->invalidations = t->invalidations;
     st->cache_flushes = t->cache_flushes;
-    if (tr_get_shadow_stats) {
+    {
         const shadow_stats *ss = tr_get_shadow_stats(m->tr);
         st->have_shadow = true;
         st->shadow_fills = ss->fills;
@@ -248,7 +242,7 @@ void machine_get_stats(machine *m, machine_stats *st)
         st->shadow_cr3_flushes = ss->cr3_flushes;
         st->shadow_emulated = ss->emulated;
     }
-    if (tr_get_code_cache_use) {
+    {
         size_t used, size;
         tr_get_code_cache_use(m->tr, &used, &size);
         st->have_code_cache = true;

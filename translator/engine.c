@@ -778,6 +778,17 @@ const tr_stats *tr_get_stats(const tr_engine *t)
     return &t->stats;
 }
 
+const shadow_stats *tr_get_shadow_stats(const tr_engine *t)
+{
+    return &t->shadow.stats;
+}
+
+void tr_get_code_cache_use(const tr_engine *t, size_t *used, size_t *size)
+{
+    *used = t->cc.used;
+    *size = t->cc.size;
+}
+
 void tr_print_stats(const tr_engine *t, FILE *out)
 {
     const tr_stats *s = &t->stats;

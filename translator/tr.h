@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "cpu/cpu.h"
+#include "mmu/shadow.h"
 
 typedef struct tr_engine tr_engine;
 
@@ -52,6 +53,9 @@ void tr_idle(tr_engine *t);
 void tr_set_trace(tr_engine *t, FILE *out);
 
 const tr_stats *tr_get_stats(const tr_engine *t);
+const shadow_stats *tr_get_shadow_stats(const tr_engine *t);
+/* Bytes of the code cache in use, and its size. */
+void tr_get_code_cache_use(const tr_engine *t, size_t *used, size_t *size);
 void tr_print_stats(const tr_engine *t, FILE *out);
 
 #endif
