@@ -142,6 +142,14 @@ void phys_mark_code(phys_mem *pm, uint32_t paddr)
     }
 }
 
+void phys_invalidate_code(phys_mem *pm, uint32_t paddr)
+{
+    if (paddr < pm->ram_size && pm->code_page[paddr >> 12]) {
+        pm->page_gen[paddr >> 12]++;
+        pm->code_epoch++;
+    }
+}
+
 void phys_unmark_code(phys_mem *pm, uint32_t paddr)
 {
     if (paddr < pm->ram_size && pm->code_page[paddr >> 12]) {

@@ -89,6 +89,10 @@ const phys_region *phys_find_region(const phys_mem *pm, uint32_t paddr);
 uint32_t phys_read(phys_mem *pm, uint32_t paddr, unsigned size);
 void phys_write(phys_mem *pm, uint32_t paddr, uint32_t value, unsigned size);
 
+/* Everything cached from the code page holding paddr is out of date (its
+ * generation moves on) though the page was not written: the translator
+ * retranslates it differently. */
+void phys_invalidate_code(phys_mem *pm, uint32_t paddr);
 /* Mark the RAM page holding paddr as holding cached code (see above). */
 void phys_mark_code(phys_mem *pm, uint32_t paddr);
 /* The page stops being code: everything cached from it is invalidated

@@ -45,6 +45,7 @@
 #include "translator/block.h"
 #include "translator/codecache.h"
 #include "translator/emit.h"
+#include "translator/hot.h"
 #include "translator/jcache.h"
 #include "translator/translate.h"
 #include "translator/trace.h"
@@ -96,6 +97,8 @@ struct tr_engine {
     volatile sig_atomic_t in_code;
     volatile uintptr_t trap_addr;
     volatile int trap_sig;
+    volatile bool trap_repeatable; /* an emulated access or #DE: not the guest's paging */
+    tr_hot hot;           /* instructions that keep trapping (adaptive retranslation) */
     struct sigaction old_segv, old_bus, old_fpe, old_ill, old_kick;
     stack_t old_altstack;
     void *altstack;
@@ -246,13 +249,18 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
         i++;
     cpu_state *cpu = t->cpu;
     uintptr_t addr = (uintptr_t)si->si_addr;
+    bool emulated = false;
     if (sig == SIGSEGV && t->cur_shadow >= 0 && addr - (uintptr_t)t->cur->base < (1ull << 32)) {
         /* A shadow miss: fill it from the guest tables and retry. */
         pg_control pc = { cpu->cr0, cpu->cr3, cpu->cr4 };
         bool write = g[REG_ERR] & 2;
-        if (shadow_fill(&t->shadow, &pc, t->cur_shadow, (uint32_t)(addr - (uintptr_t)t->cur->base),
-                        write) == SHADOW_MAPPED)
+        enum shadow_fill r = shadow_fill(&t->shadow, &pc, t->cur_shadow,
+                                         (uint32_t)(addr - (uintptr_t)t->cur->base), write);
+        if (r == SHADOW_MAPPED)
             return;
+        emulated = r == SHADOW_EMULATE;
+    } else if (sig == SIGSEGV && t->cur_shadow < 0 && addr - (uintptr_t)t->cur->base < (1ull << 32)) {
+        emulated = true; /* the flat window: ROM, MMIO, unassigned or a code page */
     }
     static const int greg_of[8] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX,
                                     REG_R12, REG_RBP, REG_RSI, REG_RDI };
@@ -263,6 +271,7 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
     cpu->stats.instructions = (uint64_t)g[REG_R10] + i;
     t->trap_addr = addr;
     t->trap_sig = sig;
+    t->trap_repeatable = emulated || sig == SIGFPE;
     t->in_code = 0;
     siglongjmp(t->trap_jmp, 1);
 }
@@ -406,13 +415,13 @@ static tr_block *translate(tr_engine *t, uint32_t eip, uint32_t paddr)
      * bumps the generation and the block is simply stale. */
     phys_mark_code(pm, paddr);
     b->gen = phys_page_generation(pm, paddr);
+    b->paddr = paddr;
     unsigned avail = 0x1000 - (paddr & 0xfff);
     ZydisMnemonic stop = ZYDIS_MNEMONIC_INVALID;
     tr_trace_rec rec;
     unsigned n = tr_translate(b, &e, pm->ram + paddr, avail, eip, t->nblocks + 1, &t->stubs, &stop,
-                              &t->stats, t->trace ? &rec : NULL);
+                              &t->stats, &t->hot, t->trace ? &rec : NULL);
     t->stats.blocks_ended_by[stop & 2047]++;
-    b->paddr = paddr;
     /* A block of no instructions remembers that the interpreter must run
      * the first one, so it is not retranslated at every visit. */
     b->code = tr_exec_addr(&t->cc, at);
@@ -551,7 +560,23 @@ static void handle_trap(tr_engine *t)
             t->stats.traps_code_write++;
             t->stats.invalidations++;
             phys_unmark_code(t->cpu->mem, paddr);
+            return;
         }
+    }
+    /*
+     * Adaptive retranslation: an instruction that keeps trapping for the
+     * same reason (MMIO, ROM, a division by zero) costs a host signal each
+     * time, some microseconds; the interpreter does it in a fraction of
+     * one.  Past a few traps its page is retranslated with the block
+     * ending before it, so the dispatcher hands it to the interpreter.
+     * Guest page faults are not counted: they come and go with the
+     * guest's paging, and the instruction is usually hot when they don't.
+     */
+    uint32_t insn;
+    if (t->trap_repeatable && fetch_paddr(t, t->cpu->eip, &insn) &&
+        tr_hot_trapped(&t->hot, insn) == TR_HOT_THRESHOLD) {
+        t->stats.retranslations++;
+        phys_invalidate_code(t->cpu->mem, insn);
     }
 }
 
@@ -800,7 +825,8 @@ void tr_print_stats(const tr_engine *t, FILE *out)
             (unsigned long long)s->insns_interpreted, (unsigned long long)s->handoffs_mode);
     fprintf(out, "  host traps          %llu (code-page writes %llu)\n",
             (unsigned long long)s->traps, (unsigned long long)s->traps_code_write);
-    fprintf(out, "  code invalidations  %llu\n", (unsigned long long)s->invalidations);
+    fprintf(out, "  code invalidations  %llu, retranslations of trapping code %llu\n",
+            (unsigned long long)s->invalidations, (unsigned long long)s->retranslations);
     fprintf(out, "  code cache flushes  %llu\n", (unsigned long long)s->cache_flushes);
     fprintf(out, "  chained exits       %llu, stop requests %llu\n", (unsigned long long)s->chains,
             (unsigned long long)s->kicks);

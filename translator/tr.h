@@ -27,6 +27,7 @@ typedef struct tr_stats {
     uint64_t traps;               /* host faults in translated code */
     uint64_t traps_code_write;    /* ... writes to pages holding translations */
     uint64_t invalidations;       /* code pages un-marked after a write */
+    uint64_t retranslations;      /* pages retranslated around an instruction that keeps trapping */
     uint64_t cache_flushes;
     uint64_t chains;              /* direct exits patched to jump to their target block */
     uint64_t kicks;               /* stop requests from the kick timer */

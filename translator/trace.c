@@ -36,6 +36,7 @@ static const char *const end_reason[] = {
     [TR_END_DECODE] = "ends block: undefined or crosses the page end (the interpreter decides)",
     [TR_END_PAGE] = "ends at the end of the guest page",
     [TR_END_LIMIT] = "ends at the block size limit",
+    [TR_END_HOT] = "ends block: interpreted (it kept trapping: adaptive retranslation)",
 };
 
 /* Why a rewritten instruction is rewritten, by mnemonic and form. */
@@ -331,7 +332,7 @@ void tr_trace_block(FILE *out, const tr_block *b, const uint8_t *guest, unsigned
         fprintf(out, "  fall-through exit to %08x\n", b->eip + off);
         print_host(out, cs, b, rec->tail_off, b->code_len, stubs);
     }
-    if (rec->end == TR_END_INSN || rec->end == TR_END_EMIT) {
+    if (rec->end == TR_END_INSN || rec->end == TR_END_EMIT || rec->end == TR_END_HOT) {
         if (ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, guest + off, avail - off, &z, op))) {
             print_guest(out, &fmt, b->eip + off, guest + off, &z, op);
             fprintf(out, "            %s", end_reason[rec->end]);

@@ -507,7 +507,7 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
 
 unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned avail, uint32_t eip,
                       uint32_t block_id, const tr_stubs *stubs, ZydisMnemonic *stop, tr_stats *st,
-                      tr_trace_rec *rec)
+                      const tr_hot *hot, tr_trace_rec *rec)
 {
     ZydisDecoder dec;
     ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
@@ -528,6 +528,12 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
             if (rec)
                 rec->end = TR_END_DECODE;
             break; /* undefined, or runs into the next page: the interpreter decides */
+        }
+        if (tr_hot_is_hot(hot, b->paddr + off)) {
+            *stop = z.mnemonic;
+            if (rec)
+                rec->end = TR_END_HOT;
+            break;
         }
         tr_emit before = *e;
         uint8_t exits_before = b->nexits;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "translator/block.h"
+#include "translator/hot.h"
 #include "translator/tr.h"
 
 /* How one guest instruction was translated: the trace's class column. */
@@ -24,6 +25,7 @@ enum tr_end {
     TR_END_DECODE,      /* before bytes that do not decode within the page */
     TR_END_PAGE,        /* at the end of the guest page */
     TR_END_LIMIT,       /* at TR_MAX_BLOCK_INSNS instructions */
+    TR_END_HOT,         /* before an instruction that kept trapping (hot.h) */
 };
 
 /* What trace mode records while translating (translate.c fills it). */
@@ -42,11 +44,12 @@ typedef struct tr_trace_rec {
  * (ZYDIS_MNEMONIC_INVALID when it ended at a branch, the page end or the
  * size limit).  block_id is what the block's direct exits report in
  * cpu_state.tr_exit (with the exit's number in the low two bits).
- * rec, when not NULL (trace mode), receives how each instruction was
+ * Instructions in hot (by physical address: b->paddr + offset) are left
+ * to the interpreter.  rec, when not NULL (trace mode), receives how each instruction was
  * translated and why the block ended (trace.c prints it).
  */
 unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned avail, uint32_t eip,
                       uint32_t block_id, const tr_stubs *stubs, ZydisMnemonic *stop, tr_stats *st,
-                      tr_trace_rec *rec);
+                      const tr_hot *hot, tr_trace_rec *rec);
 
 #endif

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "translator/hot.h"
 #include "translator/tr.h"
 
 static enum cpu_exit run_bt(tr_engine *t)
@@ -236,6 +237,31 @@ static void test_sti_shadow_ends_in_chained_loop(void **state)
     harness_free(h);
 }
 
+/* An instruction that keeps trapping into the interpreter (here a read of
+ * unassigned physical memory, as MMIO) is retranslated out of its block
+ * after a few traps: the rest of its runs cost no host signal. */
+static void test_trapping_instruction_is_retranslated(void **state)
+{
+    (void)state;
+    harness *h = harness_new(HARNESS_FLAT32);
+    harness_asm(h,
+                "    mov ecx, 100\n"
+                "l:  mov eax, [0xf0000000]\n"
+                "    add ebx, eax\n"
+                "    dec ecx\n"
+                "    jnz l\n"
+                "    hlt\n");
+    tr_engine *t = new_engine(h);
+    assert_int_equal(run_bt(t), CPU_EXIT_HALT);
+    assert_int_equal(h->cpu.regs[R_EBX], (uint32_t)-100); /* all ones, 100 times */
+    const tr_stats *s = tr_get_stats(t);
+    assert_int_equal(s->traps, TR_HOT_THRESHOLD);
+    assert_int_equal(s->retranslations, 1);
+    assert_true(s->insns_interpreted >= 100 - TR_HOT_THRESHOLD);
+    tr_free(t);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_fs_limit_is_enforced),
         cmocka_unit_test(test_string_instructions),
         cmocka_unit_test(test_sti_shadow_ends_in_chained_loop),
+        cmocka_unit_test(test_trapping_instruction_is_retranslated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
