@@ -91,6 +91,7 @@ struct tr_engine {
     bool timer_armed;
     uint8_t poll_ok;      /* what cpu.tr_poll points at when no stop is requested */
     uint64_t entry_instructions; /* the count when translated code was last entered */
+    uintptr_t lookup_probe_end;  /* the lookup stub's probe ends here (a stop between blocks) */
 
     /* The signal path. */
     sigjmp_buf trap_jmp;
@@ -136,6 +137,9 @@ static void emit_lookup_stub(tr_engine *t, tr_emit *e)
 {
     const int64_t eip = offsetof(cpu_state, eip), tr_exit = offsetof(cpu_state, tr_exit);
     t->stubs.lookup = emit_rx_here(e);
+    /* first the stop-request probe (translate.c), the guest state still whole */
+    emit_poll_probe(e, (int64_t)offsetof(cpu_state, tr_poll));
+    t->lookup_probe_end = emit_rx_here(e);
     emit2(e, ZYDIS_MNEMONIC_MOVZX, R(R9D), R(R8W));
     emit2(e, ZYDIS_MNEMONIC_LEA, R(R9), emit_mem(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R9, 1, 0, 8));
     emit2(e, ZYDIS_MNEMONIC_MOV, R(R14), R(RCX));
@@ -229,6 +233,26 @@ static tr_block *block_at_rip(tr_engine *t, uintptr_t rip)
     return rip < (uintptr_t)b->code + b->code_len ? b : NULL;
 }
 
+static const int greg_of[8] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX,
+                                REG_R12, REG_RBP, REG_RSI, REG_RDI };
+
+/* A stop request met by the lookup stub's probe: the guest is between two
+ * instructions, at the branch target in r8d, every count done. */
+static void stop_between_blocks(tr_engine *t, const greg_t *g)
+{
+    cpu_state *cpu = t->cpu;
+    for (int r = 0; r < 8; r++)
+        cpu->regs[r] = (uint32_t)g[greg_of[r]];
+    cpu->eflags = (cpu->eflags & ~TR_HOST_FLAGS) | ((uint32_t)g[REG_EFL] & TR_HOST_FLAGS);
+    cpu->eip = (uint32_t)g[REG_R8];
+    cpu->stats.instructions = (uint64_t)g[REG_R10];
+    t->trap_addr = (uintptr_t)t->cc.poll;
+    t->trap_sig = SIGSEGV;
+    t->trap_repeatable = false;
+    t->in_code = 0;
+    siglongjmp(t->trap_jmp, 1);
+}
+
 static void on_host_fault(int sig, siginfo_t *si, void *ucv)
 {
     tr_engine *t = tls_engine;
@@ -236,6 +260,11 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
     greg_t *g = uc->uc_mcontext.gregs;
     uintptr_t rip = (uintptr_t)g[REG_RIP];
     tr_block *b = t && t->in_code ? block_at_rip(t, rip) : NULL;
+    if (!b && t && t->in_code && rip >= t->stubs.lookup && rip < t->lookup_probe_end &&
+        (uintptr_t)si->si_addr - (uintptr_t)t->cc.poll < 4096) {
+        stop_between_blocks(t, g);
+        return;
+    }
     if (!b) {
         /* Not the guest's: a bug in btvm itself.  Die the default way. */
         signal(sig, SIG_DFL);
@@ -262,8 +291,6 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
     } else if (sig == SIGSEGV && t->cur_shadow < 0 && addr - (uintptr_t)t->cur->base < (1ull << 32)) {
         emulated = true; /* the flat window: ROM, MMIO, unassigned or a code page */
     }
-    static const int greg_of[8] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX,
-                                    REG_R12, REG_RBP, REG_RSI, REG_RDI };
     for (int r = 0; r < 8; r++)
         cpu->regs[r] = (uint32_t)g[greg_of[r]];
     cpu->eflags = (cpu->eflags & ~TR_HOST_FLAGS) | ((uint32_t)g[REG_EFL] & TR_HOST_FLAGS);

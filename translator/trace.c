@@ -266,9 +266,7 @@ static void print_host(FILE *out, csh cs, const tr_block *b, unsigned from, unsi
             note = state_note(&hi[i]);
         }
         fprintf(out, "              +%03x  %-30s %s %s", off, bytes, hi[i].mnemonic, ops);
-        if (off == 0)
-            fprintf(out, "   ; poll-page probe");
-        else if (note)
+        if (note)
             fprintf(out, "   ; %s", note);
         for (unsigned k = 0; k < b->nexits; k++)
             if (off + 1 == b->exits[k].patch_off)

@@ -59,6 +59,7 @@ typedef struct tr_ctx {
     tr_block *b;
     uint32_t block_id;
     unsigned n;          /* guest instructions done when the current one completes */
+    bool probed;         /* the current instruction has probed already */
 } tr_ctx;
 /* A guest register with no 64-bit host counterpart (16-bit addressing). */
 #define TR_NO_HOST_REG ZYDIS_REGISTER_MAX_VALUE
@@ -177,10 +178,31 @@ static void emit_count(tr_ctx *c)
  *       jmp stub          ; rel32 later patched to the target block (chaining)
  * stub: mov [eip], target ; mov [tr_exit], id ; jmp exit
  */
+/*
+ * The stop-request probe: mov r9, [r13 + tr_poll] ; mov r9b, [r9].  Chained
+ * code runs until it reaches one, so every cycle of chained blocks must
+ * hold one: chains stay within a page and a cycle there needs a branch
+ * back to or before its block's start, so backward direct branches probe
+ * (before the instruction changes anything: a stop there re-runs it), and
+ * the indirect-branch lookup probes for everything else.  Blocks entered
+ * from the dispatcher need none: it checks for stop requests itself.
+ */
+static void emit_probe(tr_ctx *c)
+{
+    emit_poll_probe(c->e, (int64_t)offsetof(cpu_state, tr_poll));
+}
+
+static bool backward(const tr_ctx *c, uint32_t target)
+{
+    return target <= c->b->eip;
+}
+
 static void emit_exit(tr_ctx *c, uint32_t target)
 {
     tr_emit *e = c->e;
     tr_block *b = c->b;
+    if (backward(c, target) && !c->probed)
+        emit_probe(c);
     emit_count(c);
     if ((target ^ b->eip) & ~0xfffu) {
         /* Another page: its mapping may change under the chain, so the
@@ -421,8 +443,13 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
         if (z->meta.branch_type != ZYDIS_BRANCH_TYPE_NEAR || !op32)
             return RW_NONE;
         if (is_relative_branch(z, op)) {
+            uint32_t target = next + (uint32_t)op[0].imm.value.s;
+            if (backward(c, target)) {
+                emit_probe(c); /* before the push: a stop re-runs the call */
+                c->probed = true;
+            }
             emit_push(e, emit_imm(imm32(next)));
-            emit_exit(c, next + (uint32_t)op[0].imm.value.s);
+            emit_exit(c, target);
             return RW_ENDS_BLOCK;
         }
         if (!emit_load_operand(c, &op[0]))
@@ -519,10 +546,6 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
     b->nexits = 0;
     b->seg_mask = 0;
 
-    /* Every entry, from the dispatcher or a chained jump, first probes the
-     * poll page: a stop request makes it fault here, at a clean boundary. */
-    emit_poll_probe(e, (int64_t)offsetof(cpu_state, tr_poll));
-
     while (c.n < TR_MAX_BLOCK_INSNS && off < avail) {
         if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, code + off, avail - off, &z, op))) {
             if (rec)
@@ -537,11 +560,9 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
         }
         tr_emit before = *e;
         uint8_t exits_before = b->nexits;
-        /* The first instruction's host code starts at 0: the probe counts
-         * as part of it, so a stop request reports the block's start. */
-        b->side[c.n] = (tr_side){ .guest_off = (uint16_t)off,
-                                  .host_off = (uint16_t)(c.n ? emit_size(e) : 0) };
+        b->side[c.n] = (tr_side){ .guest_off = (uint16_t)off, .host_off = (uint16_t)emit_size(e) };
         c.n++;
+        c.probed = false;
         enum rewrite rw = emit_rewrite(&c, &z, op, eip + off);
         if (rw == RW_NONE) {
             *e = before;

@@ -64,7 +64,8 @@ static void test_trace_lists_guest_host_and_reasons(void **state)
     assert_non_null(strstr(text, "dword ptr [r15 + 0x3000], eax"));
     assert_non_null(strstr(text, "lea r14d, [rbx + rcx*4 + 0x14]"));
     assert_non_null(strstr(text, "dword ptr [r15 + r14], eax"));
-    assert_non_null(strstr(text, "; poll-page probe"));
+    /* no loop here: no stop-request probe (only backward branches probe) */
+    assert_null(strstr(text, "cpu.tr_poll"));
     /* the reasons */
     assert_non_null(strstr(text, "identical: same encoding, registers kept"));
     assert_non_null(strstr(text, "identical: memory operand rebased onto the window (r15)"));
@@ -96,6 +97,10 @@ static void test_trace_conditional_branch(void **state)
     assert_non_null(strstr(text, "; exit 0 to "));
     assert_non_null(strstr(text, "; exit 1 to "));
     assert_non_null(strstr(text, "jmp <exit trampoline>"));
+    /* the backward edge probes for stop requests, before its count */
+    const char *probe = strstr(text, "cpu.tr_poll: the stop-request probe");
+    assert_non_null(probe);
+    assert_non_null(strstr(probe, "lea r10, [r10 + 2]"));
     free(text);
     harness_free(h);
 }
