@@ -64,7 +64,13 @@ static bool filter_escape(console *c, unsigned char ch, unsigned char *out)
         c->escape = false;
         switch (ch) {
         case 'x': case 'X': c->quit = true; return false;
-        case 'c': case 'C': return false; /* the monitor comes later */
+        case 'c': case 'C':
+            if (c->monitor_input) {
+                c->in_monitor = !c->in_monitor;
+                if (c->in_monitor && c->monitor_enter)
+                    c->monitor_enter(c->monitor_opaque);
+            }
+            return false;
         case 0x01: *out = 0x01; return true;
         default: return false;
         }
@@ -88,10 +94,14 @@ void console_poll(console *c)
             c->stdin_eof = true;
     }
     while (c->pending_pos < c->npending) {
-        if (c->cd.can_receive && !c->cd.can_receive(c->cd.dev))
+        if (!c->in_monitor && c->cd.can_receive && !c->cd.can_receive(c->cd.dev))
             return;
         unsigned char ch;
-        if (filter_escape(c, c->pending[c->pending_pos++], &ch) && c->cd.receive)
+        if (!filter_escape(c, c->pending[c->pending_pos++], &ch))
+            continue;
+        if (c->in_monitor)
+            c->monitor_input(c->monitor_opaque, ch);
+        else if (c->cd.receive)
             c->cd.receive(c->cd.dev, ch);
     }
 }

@@ -2,8 +2,8 @@
  * The serial console: COM1 on the host terminal.
  *
  * On a terminal, stdin goes raw and Ctrl-A is the escape key, as in
- * QEMU's -nographic: Ctrl-A X quits, Ctrl-A C is reserved for the
- * monitor, Ctrl-A Ctrl-A sends a Ctrl-A.  Without a terminal, stdin and
+ * QEMU's -nographic: Ctrl-A X quits, Ctrl-A C switches between the guest
+ * and the monitor (monitor.h), Ctrl-A Ctrl-A sends a Ctrl-A.  Without a terminal, stdin and
  * stdout are plain byte streams.
  */
 #ifndef BTVM_FRONTEND_CONSOLE_H
@@ -21,6 +21,10 @@ typedef struct console {
     struct termios saved;
     bool escape;       /* Ctrl-A seen */
     bool quit;         /* Ctrl-A X */
+    bool in_monitor;   /* Ctrl-A C: typed bytes go to the monitor */
+    void (*monitor_enter)(void *opaque);
+    void (*monitor_input)(void *opaque, unsigned char ch);
+    void *monitor_opaque;
     bool stdin_eof;
     unsigned char pending[256];
     int npending, pending_pos;

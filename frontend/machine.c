@@ -71,6 +71,16 @@ static void kick_translator(void *opaque, uint64_t ns_left)
     tr_kick_within(opaque, ns_left);
 }
 
+static void enter_monitor(void *opaque)
+{
+    monitor_enter(opaque);
+}
+
+static void monitor_byte(void *opaque, unsigned char ch)
+{
+    monitor_input(opaque, ch);
+}
+
 int machine_create(machine *m, const machine_config *cfg, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
@@ -91,6 +101,10 @@ int machine_create(machine *m, const machine_config *cfg, char *err, size_t errl
     m->cpu.exit_on_triple_fault = cfg->no_reboot;
 
     console_open(&m->con);
+    monitor_init(&m->mon, m);
+    m->con.monitor_enter = enter_monitor;
+    m->con.monitor_input = monitor_byte;
+    m->con.monitor_opaque = &m->mon;
     m->board.serial[0] = &m->con.cd;
     m->board.cpu_intr = (irq_line){ wire_intr, &m->cpu, 0 };
     m->board.kick = kick_cpu;
@@ -289,6 +303,10 @@ int machine_run(machine *m)
         if (stop_signal) {
             fprintf(stderr, "\r\nbtvm: terminated by signal %d\n", (int)stop_signal);
             return 128 + stop_signal;
+        }
+        if (m->mon.quit) {
+            fprintf(stderr, "\r\nbtvm: quit from the monitor\n");
+            return 0;
         }
         if (m->con.quit) {
             fprintf(stderr, "\r\nbtvm: terminated by Ctrl-A X\n");

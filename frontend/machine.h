@@ -16,6 +16,7 @@
 #include "cpu/cpu.h"
 #include "devices/board.h"
 #include "frontend/console.h"
+#include "frontend/monitor.h"
 
 enum accel { ACCEL_INTERP, ACCEL_BT };
 
@@ -43,6 +44,7 @@ typedef struct machine {
     board board;
     cpu_state cpu;
     console con;
+    monitor mon;            /* Ctrl-A C on the terminal */
     struct tr_engine *tr;   /* the binary translator, with -accel bt */
     FILE *trace;            /* -d trace output (closed at destroy unless stderr) */
     struct display *disp;   /* the window, with -display sdl */
