@@ -236,19 +236,21 @@ static tr_block *block_at_rip(tr_engine *t, uintptr_t rip)
 static const int greg_of[8] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX,
                                 REG_R12, REG_RBP, REG_RSI, REG_RDI };
 
-/* A stop request met by the lookup stub's probe: the guest is between two
- * instructions, at the branch target in r8d, every count done. */
-static void stop_between_blocks(tr_engine *t, const greg_t *g)
+/* Leave translated code from the signal handler: the guest state from the
+ * signal context, at guest eip with `done` of the block's instructions
+ * completed beyond R10's count; tr_exec() takes it from there. */
+static void leave_code(tr_engine *t, const greg_t *g, uint32_t eip, unsigned done, uintptr_t addr,
+                       int sig, bool repeatable)
 {
     cpu_state *cpu = t->cpu;
     for (int r = 0; r < 8; r++)
         cpu->regs[r] = (uint32_t)g[greg_of[r]];
     cpu->eflags = (cpu->eflags & ~TR_HOST_FLAGS) | ((uint32_t)g[REG_EFL] & TR_HOST_FLAGS);
-    cpu->eip = (uint32_t)g[REG_R8];
-    cpu->stats.instructions = (uint64_t)g[REG_R10];
-    t->trap_addr = (uintptr_t)t->cc.poll;
-    t->trap_sig = SIGSEGV;
-    t->trap_repeatable = false;
+    cpu->eip = eip;
+    cpu->stats.instructions = (uint64_t)g[REG_R10] + done;
+    t->trap_addr = addr;
+    t->trap_sig = sig;
+    t->trap_repeatable = repeatable;
     t->in_code = 0;
     siglongjmp(t->trap_jmp, 1);
 }
@@ -262,8 +264,9 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
     tr_block *b = t && t->in_code ? block_at_rip(t, rip) : NULL;
     if (!b && t && t->in_code && rip >= t->stubs.lookup && rip < t->lookup_probe_end &&
         (uintptr_t)si->si_addr - (uintptr_t)t->cc.poll < 4096) {
-        stop_between_blocks(t, g);
-        return;
+        /* a stop met by the lookup stub's probe: between two instructions,
+         * at the branch target in r8d, every count done */
+        leave_code(t, g, (uint32_t)g[REG_R8], 0, (uintptr_t)t->cc.poll, SIGSEGV, false);
     }
     if (!b) {
         /* Not the guest's: a bug in btvm itself.  Die the default way. */
@@ -291,16 +294,7 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
     } else if (sig == SIGSEGV && t->cur_shadow < 0 && addr - (uintptr_t)t->cur->base < (1ull << 32)) {
         emulated = true; /* the flat window: ROM, MMIO, unassigned or a code page */
     }
-    for (int r = 0; r < 8; r++)
-        cpu->regs[r] = (uint32_t)g[greg_of[r]];
-    cpu->eflags = (cpu->eflags & ~TR_HOST_FLAGS) | ((uint32_t)g[REG_EFL] & TR_HOST_FLAGS);
-    cpu->eip = b->eip + b->side[i].guest_off;
-    cpu->stats.instructions = (uint64_t)g[REG_R10] + i;
-    t->trap_addr = addr;
-    t->trap_sig = sig;
-    t->trap_repeatable = emulated || sig == SIGFPE;
-    t->in_code = 0;
-    siglongjmp(t->trap_jmp, 1);
+    leave_code(t, g, b->eip + b->side[i].guest_off, i, addr, sig, emulated || sig == SIGFPE);
 }
 
 /* The kick timer: ask translated code to stop at the next block entry. */

@@ -65,9 +65,9 @@ static const char cond_branch_reason[] = "conditional branch, both edges exit (c
 
 /* Why an instruction of the table's rewritten class was not rewritten. */
 static const char *const rewrite_missing[] = {
-    "string instruction",
+    "string instruction with a CS/FS/GS source or 16-bit addressing",
     "far control transfer: segment checks",
-    "sensitive: reads or writes system flags (IF, DF, TF, ...)",
+    "sensitive: reads or writes system flags (IF, TF, IOPL, ...)",
     "16-bit operand or address size",
     "no rewrite for this form (memory destination, loop, jecxz, ...)",
 };
@@ -76,14 +76,11 @@ static const char *const rewrite_missing[] = {
 static const char *const copy_refusal[] = {
     "16-bit addressing has no 64-bit form",
     "CS override",
-    "reads or writes system flags (IF, DF, TF, AC, ...)",
+    "reads or writes system flags (IF, TF, AC, ...)",
     "not a plain integer instruction (x87, SSE, system or I/O category)",
     "segment, control, debug or x87 register operand, or an implicit stack access",
     "not encodable in 64-bit mode",
 };
-
-#define ARITH_FLAGS (ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF | \
-                     ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF)
 
 static bool is_gpr(ZydisRegister r)
 {
@@ -91,20 +88,6 @@ static bool is_gpr(ZydisRegister r)
            (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_DI) ||
            (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_EDI) ||
            r == ZYDIS_REGISTER_EFLAGS || r == ZYDIS_REGISTER_FLAGS;
-}
-
-static bool plain_category(ZydisInstructionCategory c)
-{
-    switch (c) {
-    case ZYDIS_CATEGORY_BINARY: case ZYDIS_CATEGORY_LOGICAL: case ZYDIS_CATEGORY_DATAXFER:
-    case ZYDIS_CATEGORY_BITBYTE: case ZYDIS_CATEGORY_SHIFT: case ZYDIS_CATEGORY_ROTATE:
-    case ZYDIS_CATEGORY_CMOV: case ZYDIS_CATEGORY_SETCC: case ZYDIS_CATEGORY_CONVERT:
-    case ZYDIS_CATEGORY_NOP: case ZYDIS_CATEGORY_WIDENOP: case ZYDIS_CATEGORY_SEMAPHORE:
-    case ZYDIS_CATEGORY_FLAGOP: case ZYDIS_CATEGORY_MISC:
-        return true;
-    default:
-        return false;
-    }
 }
 
 /* The reason the block stopped before z (TR_END_INSN). */
@@ -122,7 +105,7 @@ static void print_stop_reason(FILE *out, const ZydisDecodedInstruction *z,
     }
     const ZydisAccessedFlags *f = z->cpu_flags;
     bool system_flags = f && ((f->tested | f->modified | f->set_0 | f->set_1 | f->undefined) &
-                              ~ARITH_FLAGS);
+                              ~TR_COPYABLE_FLAGS);
     if (row->tr_class == TR_REWRITTEN) {
         unsigned r = 4;
         if (z->meta.category == ZYDIS_CATEGORY_STRINGOP)
@@ -143,7 +126,7 @@ static void print_stop_reason(FILE *out, const ZydisDecodedInstruction *z,
         k = 1;
     else if (system_flags)
         k = 2;
-    else if (!plain_category(z->meta.category))
+    else if (!tr_identical_category(z->meta.category))
         k = 3;
     for (unsigned i = 0; k == 5 && i < z->operand_count; i++) {
         bool hidden = i >= z->operand_count_visible;

@@ -264,8 +264,7 @@ static bool is_relative_branch(const ZydisDecodedInstruction *z, const ZydisDeco
            op[0].imm.is_relative;
 }
 
-/* Categories whose instructions only touch GPRs, memory and arithmetic flags. */
-static bool identical_category(ZydisInstructionCategory c)
+bool tr_identical_category(ZydisInstructionCategory c)
 {
     switch (c) {
     case ZYDIS_CATEGORY_BINARY: case ZYDIS_CATEGORY_LOGICAL: case ZYDIS_CATEGORY_DATAXFER:
@@ -279,21 +278,18 @@ static bool identical_category(ZydisInstructionCategory c)
     }
 }
 
-#define ARITH_FLAGS (ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | ZYDIS_CPUFLAG_ZF | \
-                     ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF)
 
 /* Can this instruction be copied?  (The translation-class column of the
  * instruction table, refined by what 64-bit mode can encode.) */
 static bool can_copy(const ZydisDecodedInstruction *z, const ZydisDecodedOperand *op)
 {
     const cpu_op_row *row = cpu_op_lookup(z->mnemonic);
-    if (!row || row->tr_class != TR_IDENTICAL || !identical_category(z->meta.category))
+    if (!row || row->tr_class != TR_IDENTICAL || !tr_identical_category(z->meta.category))
         return false;
     if (z->address_width != 32 || (z->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_CS))
         return false;
     const ZydisAccessedFlags *f = z->cpu_flags;
-    /* DF too (cld, std): the host's DF is the guest's in translated code */
-    if (f && ((f->modified | f->set_0 | f->set_1 | f->undefined) & ~(ARITH_FLAGS | ZYDIS_CPUFLAG_DF)))
+    if (f && ((f->modified | f->set_0 | f->set_1 | f->undefined) & ~TR_COPYABLE_FLAGS))
         return false;
     unsigned mems = 0;
     for (unsigned i = 0; i < z->operand_count; i++) {

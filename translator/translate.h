@@ -28,6 +28,14 @@ enum tr_end {
     TR_END_HOT,         /* before an instruction that kept trapping (hot.h) */
 };
 
+/* Zydis categories whose instructions only touch GPRs, memory and flags:
+ * the ones that may be copied (trace.c explains refusals with it too). */
+bool tr_identical_category(ZydisInstructionCategory c);
+/* The flags a copied instruction may change: the arithmetic ones, and DF
+ * (the host's DF is the guest's in translated code). */
+#define TR_COPYABLE_FLAGS (ZYDIS_CPUFLAG_CF | ZYDIS_CPUFLAG_PF | ZYDIS_CPUFLAG_AF | \
+                           ZYDIS_CPUFLAG_ZF | ZYDIS_CPUFLAG_SF | ZYDIS_CPUFLAG_OF | ZYDIS_CPUFLAG_DF)
+
 /* What trace mode records while translating (translate.c fills it). */
 typedef struct tr_trace_rec {
     uint8_t how[TR_MAX_BLOCK_INSNS];  /* enum tr_how, per instruction */
