@@ -1,7 +1,7 @@
 /*
  * Translated blocks and their side tables (translator-internal).
  *
- * A block is one guest basic block, at most one guest page, keyed by the
+ * A block is one guest superblock (translate.c), within one guest page, keyed by the
  * guest physical address of its first byte.  Its side table maps each
  * guest instruction to the offset of its host code, so a host fault in
  * the block names the guest instruction that faulted (precise
@@ -24,7 +24,11 @@ typedef struct tr_side {
     uint16_t host_off;   /* from the block's first host byte */
 } tr_side;
 
-#define TR_MAX_EXITS 2
+/* Direct exits that may chain: a block's fall-through or branch, and its
+ * jccs' taken edges (block ids carry the exit number in TR_EXIT_BITS;
+ * further exits go through the indirect-branch cache). */
+#define TR_EXIT_BITS 3
+#define TR_MAX_EXITS (1 << TR_EXIT_BITS)
 
 /* The guest EFLAGS bits that live in the host's while translated code
  * runs: the arithmetic flags, and DF for the string instructions. */

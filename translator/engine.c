@@ -60,7 +60,7 @@
 typedef void (*tr_enter_fn)(cpu_state *cpu, uint8_t *window, const uint8_t *code,
                             jcache_slot *jcache);
 
-/* cpu.tr_exit after a miss in the indirect-branch cache (block exits are >= 4). */
+/* cpu.tr_exit after a miss in the indirect-branch cache (block exits are >= TR_MAX_EXITS). */
 #define TR_EXIT_LOOKUP 1
 
 struct tr_engine {
@@ -610,7 +610,7 @@ static void handle_trap(tr_engine *t)
  */
 static void chain(tr_engine *t, uint32_t exit_id, const tr_block *next)
 {
-    unsigned idx = (exit_id >> 2) - 1, k = exit_id & 3;
+    unsigned idx = (exit_id >> TR_EXIT_BITS) - 1, k = exit_id & (TR_MAX_EXITS - 1);
     if (idx >= t->nblocks)
         return;
     tr_block *prev = &t->blocks[idx];

@@ -61,7 +61,9 @@ static const struct rewrite_reason {
     { ZYDIS_MNEMONIC_LEAVE, ANY,
       "leave reads [EBP] before changing ESP and EBP (fault-atomic)" },
 };
-static const char cond_branch_reason[] = "conditional branch, both edges exit (chainable)";
+static const char cond_branch_reason[] =
+    "conditional branch: the block goes on through the fall-through; the taken edge jumps "
+    "within the block or leaves out of line (chainable)";
 
 /* Why an instruction of the table's rewritten class was not rewritten. */
 static const char *const rewrite_missing[] = {
@@ -309,9 +311,13 @@ void tr_trace_block(FILE *out, const tr_block *b, const uint8_t *guest, unsigned
         print_host(out, cs, b, b->side[i].host_off, end, stubs);
         off += z.length;
     }
-    if (b->ninsns && rec->tail_off < b->code_len) {
+    if (b->ninsns && rec->tail_off < rec->side_off) {
         fprintf(out, "  fall-through exit to %08x\n", b->eip + off);
-        print_host(out, cs, b, rec->tail_off, b->code_len, stubs);
+        print_host(out, cs, b, rec->tail_off, rec->side_off, stubs);
+    }
+    if (b->ninsns && rec->side_off < b->code_len) {
+        fprintf(out, "  taken edges of the conditional branches (out of line)\n");
+        print_host(out, cs, b, rec->side_off, b->code_len, stubs);
     }
     if (rec->end == TR_END_INSN || rec->end == TR_END_EMIT || rec->end == TR_END_HOT) {
         if (ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, guest + off, avail - off, &z, op))) {

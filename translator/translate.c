@@ -1,5 +1,8 @@
 /*
- * Translating one guest basic block.
+ * Translating one guest superblock: straight-line guest code up to an
+ * unconditional control transfer, an instruction left to the interpreter
+ * or the end of the page, going on through conditional branches (their
+ * taken edges leave from out-of-line exits, or jump within the block).
  *
  * Register assignment inside translated code (DESIGN.md "Binary
  * translator"): guest EAX, ECX, EDX, EBX, EBP, ESI, EDI live in the low
@@ -52,6 +55,14 @@ static int64_t imm32(uint64_t v)
     return (int32_t)(uint32_t)v;
 }
 
+/* A conditional branch's taken edge, emitted out of line after the block
+ * (its jcc jumps there; the fall-through goes on in line). */
+typedef struct tr_side_exit {
+    uint8_t *jcc_end;    /* writable address just past the jcc's rel32 */
+    uint32_t target;
+    uint8_t n;           /* guest instructions done when it is taken */
+} tr_side_exit;
+
 /* What the exits of the block being translated need to know. */
 typedef struct tr_ctx {
     tr_emit *e;
@@ -60,7 +71,12 @@ typedef struct tr_ctx {
     uint32_t block_id;
     unsigned n;          /* guest instructions done when the current one completes */
     bool probed;         /* the current instruction has probed already */
+    unsigned nside;
+    tr_side_exit side_exits[TR_MAX_BLOCK_INSNS];
 } tr_ctx;
+
+/* Room an out-of-line exit may take (probe-free: the jcc probed in line). */
+#define TR_SIDE_EXIT_BYTES 40
 /* A guest register with no 64-bit host counterpart (16-bit addressing). */
 #define TR_NO_HOST_REG ZYDIS_REGISTER_MAX_VALUE
 
@@ -167,10 +183,15 @@ static ZydisEncoderOperand host_mem(const tr_hostmem *h, unsigned size)
  * guest's).  R10 holds cpu.stats.instructions while translated code runs:
  * counting in memory made every loop iteration wait on a store-to-load
  * forwarding chain through the counter (~5 cycles). */
-static void emit_count(tr_ctx *c)
+static void emit_count_by(tr_ctx *c, int n)
 {
     emit2(c->e, ZYDIS_MNEMONIC_LEA, emit_reg(R_ICOUNT),
-          emit_mem(R_ICOUNT, ZYDIS_REGISTER_NONE, 0, c->n, 8));
+          emit_mem(R_ICOUNT, ZYDIS_REGISTER_NONE, 0, n, 8));
+}
+
+static void emit_count(tr_ctx *c)
+{
+    emit_count_by(c, (int)c->n);
 }
 
 /*
@@ -213,7 +234,9 @@ static void emit_exit(tr_ctx *c, uint32_t target)
         return;
     }
     if (b->nexits >= TR_MAX_EXITS) {
-        e->failed = true;
+        /* no slot left to chain through: the indirect-branch cache */
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_T32), emit_imm(imm32(target)));
+        emit_branch(e, ZYDIS_MNEMONIC_JMP, c->stubs->lookup);
         return;
     }
     uint8_t *site = e->p;
@@ -223,7 +246,7 @@ static void emit_exit(tr_ctx *c, uint32_t target)
     emit2(e, ZYDIS_MNEMONIC_MOV, emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, EIP_OFF, 4),
           emit_imm(imm32(target)));
     emit2(e, ZYDIS_MNEMONIC_MOV, emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, EXIT_OFF, 4),
-          emit_imm(imm32((c->block_id << 2) | k)));
+          emit_imm(imm32((c->block_id << TR_EXIT_BITS) | k)));
     emit_branch(e, ZYDIS_MNEMONIC_JMP, c->stubs->exit);
 }
 
@@ -415,6 +438,81 @@ static enum rewrite emit_string(tr_ctx *c, const ZydisDecodedInstruction *z)
     return RW_CONTINUE;
 }
 
+/* The instruction of this block that starts at guest eip, among the first
+ * n translated; -1 if none. */
+static int insn_at(const tr_ctx *c, uint32_t eip, unsigned n)
+{
+    uint32_t off = eip - c->b->eip;
+    for (unsigned j = 0; j < n; j++)
+        if (c->b->side[j].guest_off == off)
+            return (int)j;
+    return -1;
+}
+
+static uintptr_t insn_host_rx(const tr_ctx *c, int j)
+{
+    return (uintptr_t)(c->e->start + c->e->rx_delta) + c->b->side[j].host_off;
+}
+
+/*
+ * Jcc rel: the block goes on through the fall-through edge (a superblock),
+ * so a not-taken branch costs the host one not-taken jcc.
+ *
+ * A branch back into the block itself (a loop) jumps straight to the host
+ * code of its target: it probes for stop requests first, like every
+ * backward branch, and R10 moves by the instructions the jump skips back
+ * over (the count at instruction j of a block is R10 + j), undone on the
+ * fall-through.  lea leaves the guest's flags alone.
+ *
+ * Any other target leaves through an exit emitted after the block
+ * (emit_side_exits); a backward one probes here in line, where a stop
+ * re-runs the jcc with the side table naming it.
+ */
+static enum rewrite emit_jcc(tr_ctx *c, ZydisMnemonic m, uint32_t target)
+{
+    tr_emit *e = c->e;
+    int j = target - c->b->eip < 0x1000u ? insn_at(c, target, c->n) : -1;
+    if (j >= 0) {
+        int skipped = (int)c->n - j;
+        emit_probe(c);
+        emit_count_by(c, skipped);
+        emit_branch(e, m, insn_host_rx(c, j));
+        emit_count_by(c, -skipped);
+        return RW_CONTINUE;
+    }
+    if (c->nside == TR_MAX_BLOCK_INSNS)
+        return RW_NONE;
+    if (backward(c, target))
+        emit_probe(c);
+    emit_branch(e, m, emit_rx_here(e)); /* rel32 patched by emit_side_exits */
+    c->side_exits[c->nside++] = (tr_side_exit){ .jcc_end = e->p, .target = target, .n = (uint8_t)c->n };
+    return e->failed ? RW_NONE : RW_CONTINUE;
+}
+
+/* The taken edges of the block's jccs, after its last exit: a target
+ * inside the block (a forward branch over some of its instructions) is
+ * reached directly, with R10 moved as in emit_jcc; any other is an exit. */
+static void emit_side_exits(tr_ctx *c)
+{
+    tr_emit *e = c->e;
+    unsigned ninsns = c->n;
+    for (unsigned i = 0; i < c->nside; i++) {
+        const tr_side_exit *x = &c->side_exits[i];
+        int32_t rel = (int32_t)((intptr_t)emit_rx_here(e) - (intptr_t)(x->jcc_end + e->rx_delta));
+        memcpy(x->jcc_end - 4, &rel, 4);
+        int j = x->target - c->b->eip < 0x1000u ? insn_at(c, x->target, ninsns) : -1;
+        if (j >= 0) {
+            emit_count_by(c, (int)x->n - j);
+            emit_branch(e, ZYDIS_MNEMONIC_JMP, insn_host_rx(c, j));
+            continue;
+        }
+        c->n = x->n;
+        c->probed = true;
+        emit_exit(c, x->target);
+    }
+    c->n = ninsns;
+}
+
 static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
                                  const ZydisDecodedOperand *op, uint32_t eip)
 {
@@ -505,26 +603,11 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
             return emit_string(c, z);
         break;
     }
-    /* Jcc rel: both edges leave the block. */
     if (z->meta.category == ZYDIS_CATEGORY_COND_BR && is_relative_branch(z, op) &&
         z->operand_width == 32 && z->mnemonic != ZYDIS_MNEMONIC_JCXZ &&
         z->mnemonic != ZYDIS_MNEMONIC_JECXZ && z->mnemonic != ZYDIS_MNEMONIC_LOOP &&
-        z->mnemonic != ZYDIS_MNEMONIC_LOOPE && z->mnemonic != ZYDIS_MNEMONIC_LOOPNE) {
-        /* jcc taken ; exit(next) ; taken: exit(target).  The jcc is encoded
-         * first with a placeholder and patched once "taken" is known. */
-        tr_emit at = *e;
-        emit_branch(e, z->mnemonic, emit_rx_here(e));
-        emit_exit(c, next);
-        uintptr_t taken = emit_rx_here(e);
-        emit_exit(c, next + (uint32_t)op[0].imm.value.s);
-        if (e->failed)
-            return RW_NONE;
-        uint8_t *end = e->p;
-        *e = at;
-        emit_branch(e, z->mnemonic, taken);
-        e->p = end;
-        return e->failed ? RW_NONE : RW_ENDS_BLOCK;
-    }
+        z->mnemonic != ZYDIS_MNEMONIC_LOOPE && z->mnemonic != ZYDIS_MNEMONIC_LOOPNE)
+        return emit_jcc(c, z->mnemonic, next + (uint32_t)op[0].imm.value.s);
     return RW_NONE;
 }
 
@@ -538,6 +621,7 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
     ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
     tr_ctx c = { .e = e, .stubs = stubs, .b = b, .block_id = block_id, .n = 0 };
     unsigned off = 0;
+    bool ended_by_branch = false;
     b->eip = eip;
     b->nexits = 0;
     b->seg_mask = 0;
@@ -554,8 +638,14 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
                 rec->end = TR_END_HOT;
             break;
         }
+        if ((size_t)(e->end - e->p) < (c.nside + 1) * TR_SIDE_EXIT_BYTES + 512) {
+            if (rec)
+                rec->end = TR_END_LIMIT;
+            break; /* keep room for the exits */
+        }
         tr_emit before = *e;
         uint8_t exits_before = b->nexits;
+        unsigned nside_before = c.nside;
         b->side[c.n] = (tr_side){ .guest_off = (uint16_t)off, .host_off = (uint16_t)emit_size(e) };
         c.n++;
         c.probed = false;
@@ -563,6 +653,7 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
         if (rw == RW_NONE) {
             *e = before;
             b->nexits = exits_before;
+            c.nside = nside_before;
             if (!can_copy(&z, op) || !emit_copy(&c, &z, op)) {
                 *e = before;
                 *stop = z.mnemonic;
@@ -575,6 +666,7 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
         if (e->failed) {
             *e = before;
             b->nexits = exits_before;
+            c.nside = nside_before;
             *stop = z.mnemonic;
             c.n--;
             if (rec)
@@ -590,23 +682,24 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
             st->insns_rewritten++;
         off += z.length;
         if (rw == RW_ENDS_BLOCK) {
-            if (rec) {
+            ended_by_branch = true;
+            if (rec)
                 rec->end = TR_END_BRANCH;
-                rec->tail_off = (uint16_t)emit_size(e);
-            }
-            b->ninsns = (uint16_t)c.n;
-            return c.n;
+            break;
         }
     }
     if (rec) {
-        if (c.n == TR_MAX_BLOCK_INSNS)
+        if (c.n == TR_MAX_BLOCK_INSNS && !ended_by_branch)
             rec->end = TR_END_LIMIT;
-        else if (off >= avail)
+        else if (off >= avail && !ended_by_branch)
             rec->end = TR_END_PAGE;
         rec->tail_off = (uint16_t)emit_size(e);
     }
-    if (c.n > 0)
+    if (c.n > 0 && !ended_by_branch)
         emit_exit(&c, eip + off);
+    if (rec)
+        rec->side_off = (uint16_t)emit_size(e);
+    emit_side_exits(&c);
     if (e->failed)
         c.n = 0;
     b->ninsns = (uint16_t)c.n;

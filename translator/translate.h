@@ -1,5 +1,5 @@
 /*
- * Translating one guest basic block (translator-internal).
+ * Translating one guest superblock (translator-internal).
  */
 #ifndef BTVM_TRANSLATOR_TRANSLATE_H
 #define BTVM_TRANSLATOR_TRANSLATE_H
@@ -13,7 +13,7 @@
 /* How one guest instruction was translated: the trace's class column. */
 enum tr_how {
     TR_HOW_IDENTICAL,   /* copied (registers renamed, memory rebased) */
-    TR_HOW_REWRITTEN,   /* rewritten, the block goes on */
+    TR_HOW_REWRITTEN,   /* rewritten, the block goes on (a jcc's taken edge leaves it) */
     TR_HOW_ENDS,        /* rewritten control flow: the block ends with it */
 };
 
@@ -41,6 +41,7 @@ typedef struct tr_trace_rec {
     uint8_t how[TR_MAX_BLOCK_INSNS];  /* enum tr_how, per instruction */
     uint8_t end;                      /* enum tr_end */
     uint16_t tail_off;                /* host offset of the fall-through exit (or code end) */
+    uint16_t side_off;                /* host offset of the jccs' out-of-line taken edges */
 } tr_trace_rec;
 
 /*
@@ -51,7 +52,7 @@ typedef struct tr_trace_rec {
  * interpreter.  *stop names the instruction the block stopped before
  * (ZYDIS_MNEMONIC_INVALID when it ended at a branch, the page end or the
  * size limit).  block_id is what the block's direct exits report in
- * cpu_state.tr_exit (with the exit's number in the low two bits).
+ * cpu_state.tr_exit (with the exit's number in the low TR_EXIT_BITS bits).
  * Instructions in hot (by physical address: b->paddr + offset) are left
  * to the interpreter.  rec, when not NULL (trace mode), receives how each instruction was
  * translated and why the block ended (trace.c prints it).

@@ -80,7 +80,10 @@ static void test_trace_lists_guest_host_and_reasons(void **state)
     harness_free(h);
 }
 
-/* A conditional branch: both edges exit, each a chainable exit stub. */
+/* Conditional branches: a loop back into the block jumps there directly
+ * (probing first, R10 moved by the instructions it repeats); a forward
+ * branch out of the block leaves through an out-of-line chainable exit,
+ * and the fall-through goes on in the same block. */
 static void test_trace_conditional_branch(void **state)
 {
     (void)state;
@@ -90,17 +93,30 @@ static void test_trace_conditional_branch(void **state)
                 "again:\n"
                 "    dec ecx\n"
                 "    jnz again\n"
+                "    test ecx, ecx\n"
+                "    jz out\n"
+                "    mov ecx, 9\n"
+                "    hlt\n"
+                "out:\n"
                 "    hlt\n");
     char *text = trace_of(h);
     assert_non_null(text);
-    assert_non_null(strstr(text, "rewritten: conditional branch, both edges exit"));
-    assert_non_null(strstr(text, "; exit 0 to "));
-    assert_non_null(strstr(text, "; exit 1 to "));
-    assert_non_null(strstr(text, "jmp <exit trampoline>"));
-    /* the backward edge probes for stop requests, before its count */
-    const char *probe = strstr(text, "cpu.tr_poll: the stop-request probe");
+    assert_non_null(strstr(text, "rewritten: conditional branch: the block goes on"));
+    /* the loop: probe, count, jump back to its first instruction (the
+     * second of the block: R10 moves by the two it repeats) */
+    const char *loop = strstr(text, "block eip=00010000");
+    assert_non_null(loop);
+    const char *probe = strstr(loop, "cpu.tr_poll: the stop-request probe");
     assert_non_null(probe);
     assert_non_null(strstr(probe, "lea r10, [r10 + 2]"));
+    assert_non_null(strstr(probe, "lea r10, [r10 - 2]"));
+    /* the forward jz leaves out of line, after the fall-through exit */
+    const char *side = strstr(loop, "taken edges of the conditional branches (out of line)");
+    assert_non_null(side);
+    assert_non_null(strstr(loop, "; exit 0 to "));
+    assert_non_null(strstr(side, "; exit 1 to "));
+    assert_non_null(strstr(side, "jmp <exit trampoline>"));
+    assert_int_equal(h->cpu.regs[R_ECX], 0); /* the loop ran out, jz was taken */
     free(text);
     harness_free(h);
 }
