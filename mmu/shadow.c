@@ -221,6 +221,100 @@ void shadow_frame_became_code(shadow_space *s, uint32_t paddr)
     }
 }
 
+/*
+ * Host VMA boundaries, counted exactly: pages a and a+1 of a window share
+ * a VMA when both are unmapped (the reservation's anonymous PROT_NONE
+ * mapping, which the host merges with any anonymous unmap beside it) or
+ * when both are mapped and the second continues the first (next frame,
+ * same rights: the host merges such file mappings on mmap and mprotect).
+ * The VMAs a change to pages [first, end) adds is the difference of the
+ * boundaries around them counted before and after it.
+ */
+static bool same_vma(const shadow_space *s, int w, uint32_t a)
+{
+    uint32_t fa = s->frame_of[w][a], fb = s->frame_of[w][a + 1];
+    if (!fa || !fb)
+        return !fa && !fb;
+    return fb == fa + 1 && s->writable[w][a] == s->writable[w][a + 1];
+}
+
+static uint32_t vma_edges(const shadow_space *s, int w, uint32_t first, uint32_t end)
+{
+    uint32_t lo = first ? first - 1 : 0, hi = end < (1u << 20) ? end : (1u << 20) - 1;
+    uint32_t n = 0;
+    for (uint32_t a = lo; a < hi; a++)
+        n += !same_vma(s, w, a);
+    return n;
+}
+
+static void count_vmas(shadow_space *s, uint32_t before, uint32_t after)
+{
+    if (after >= before)
+        s->vmas += after - before;
+    else
+        s->vmas = s->vmas > before - after ? s->vmas - (before - after) : 0;
+}
+
+/* Pages [first, end) of window w, mapped read-only to frames that are not
+ * code, become writable with one mprotect.  0 or -1 (nothing changed). */
+static int upgrade_run(shadow_space *s, int w, uint32_t first, uint32_t end)
+{
+    uint32_t before = vma_edges(s, w, first, end);
+    if (mprotect(s->win[w].base + ((uintptr_t)first << 12), (size_t)(end - first) << 12,
+                 PROT_READ | PROT_WRITE) < 0)
+        return -1;
+    for (uint32_t p = first; p < end; p++)
+        s->writable[w][p] = true;
+    count_vmas(s, before, vma_edges(s, w, first, end));
+    s->stats.upgrades++;
+    s->stats.upgraded_pages += end - first;
+    return 0;
+}
+
+static void rmap_add(shadow_space *s, uint32_t frame, int w, uint32_t lin);
+
+/*
+ * A write fault on a page mapped read-only — mapped while its D bit was
+ * clear, or while its frame held translated code — that the walk now lets
+ * the guest write: its mapping is right but for the rights, so one
+ * mprotect does, where a fill would re-map the whole run (for a 4 MiB
+ * page, zap 1024 host PTEs and write-protect its code frames again).
+ * A 4 MiB page mapped read-only as a whole is dirty as a whole now (its D
+ * bit is the PDE's, SDM Vol. 3A §4.8): all of it but its code frames
+ * becomes writable, a run between code frames at a time.  False when
+ * this is no such fault (or the host refused): fill it the usual way.
+ */
+static bool upgrade(shadow_space *s, int w, uint32_t lin, uint32_t paddr, bool large)
+{
+    uint32_t p = lin >> 12, region = lin >> 22;
+    uint32_t frame4 = paddr & ~0x3fffffu;
+    if (s->frame_of[w][p] != (paddr >> 12) + 1 || s->writable[w][p] || phys_is_code(s->pm, paddr))
+        return false;
+    if (large && s->large[w][region] == (frame4 >> 12) + 1 && !s->large_writable[w][region]) {
+        uint32_t first = region << 10, end = first + 1024;
+        /* frame_became_code finds writable pages of large fills by region:
+         * set first, for the pages made writable before any refusal */
+        s->large_writable[w][region] = true;
+        for (uint32_t q = first; q < end;) {
+            uint32_t r = q;
+            while (r < end && s->frame_of[w][r] == (frame4 >> 12) + (r - first) + 1 &&
+                   !s->writable[w][r] && !phys_is_code(s->pm, frame4 + ((r - first) << 12)))
+                r++;
+            if (r > q && upgrade_run(s, w, q, r) < 0)
+                return false; /* the pages done are writable and recorded */
+            q = r > q ? r : q + 1;
+        }
+        return true;
+    }
+    if (upgrade_run(s, w, p, p + 1) < 0)
+        return false;
+    if (s->large[w][region])
+        s->large_writable[w][region] = true;
+    else
+        rmap_add(s, paddr & ~0xfffu, w, lin);
+    return true;
+}
+
 static bool ram_frames(const phys_mem *pm, uint32_t frame, uint32_t len)
 {
     if ((uint64_t)frame + len > pm->ram_size)
@@ -353,6 +447,8 @@ enum shadow_fill shadow_fill(shadow_space *s, const pg_control *pc, int w, uint3
     if (s->vmas + 4 >= s->vma_budget || s->nfills >= s->fills_cap ||
         s->rmap_used + 1024 > s->rmap_cap)
         shadow_wipe(s); /* rare: start over rather than grow */
+    if (writable && upgrade(s, w, lin, paddr, t.large))
+        return SHADOW_MAPPED;
     s->stats.fills++;
     if (t.large) {
         uint32_t lin4 = lin & ~0x3fffffu, frame4 = paddr & ~0x3fffffu;

@@ -38,7 +38,9 @@ typedef struct shadow_rmap {
 
 typedef struct shadow_stats {
     uint64_t fills, fill_pages, large_fills, batched_fills, wipes, cr3_flushes, kept_global, invlpgs,
-        downgrades, emulated;
+        downgrades, emulated,
+        upgrades,        /* read-only mappings made writable by mprotect (shadow_fill) */
+        upgraded_pages;  /* the pages they covered */
 } shadow_stats;
 
 /* One fill: a 4 KiB page or a 4 MiB region (large), for wiping cheaply. */

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -21,6 +22,51 @@
 static void put32(phys_mem *pm, uint32_t paddr, uint32_t v)
 {
     memcpy(pm->ram + paddr, &v, 4);
+}
+
+/* The host's view, from /proc/self/maps: the VMAs inside [lo, hi), and
+ * the permissions ("rw-s", "r--s", "---p") of the one holding addr. */
+static unsigned host_vmas(const void *lo, const void *hi, const void *addr, char perms[5])
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    unsigned n = 0;
+    unsigned long a, b;
+    char pm[5], line[512];
+    perms[0] = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%lx-%lx %4s", &a, &b, pm) != 3)
+            continue;
+        if (a >= (uintptr_t)lo && b <= (uintptr_t)hi)
+            n++;
+        if ((uintptr_t)addr >= a && (uintptr_t)addr < b)
+            memcpy(perms, pm, 5);
+    }
+    fclose(f);
+    return n;
+}
+
+static unsigned window_vmas(const mmu_window *w)
+{
+    char perms[5];
+    return host_vmas(w->reservation, w->reservation + w->reservation_size, NULL, perms);
+}
+
+/* The VMA estimate must never fall below what the host holds (each
+ * window's reservation is one VMA when empty: the estimate counts the
+ * rest). */
+static void assert_vma_bound(const shadow_space *s)
+{
+    unsigned held = window_vmas(&s->win[0]) - 1 + window_vmas(&s->win[1]) - 1;
+    if (held > s->vmas)
+        fail_msg("host holds %u window VMAs, estimate %u", held, s->vmas);
+}
+
+static const char *host_perms(const shadow_space *s, int w, uint32_t lin)
+{
+    static char perms[5];
+    host_vmas(NULL, NULL, s->win[w].base + lin, perms);
+    return perms;
 }
 
 /* Identity-map [0, 112 MiB) with 4 KiB pages, accessed and dirty clear,
@@ -129,12 +175,103 @@ static void test_cr3_flush_keeps_globals_inside_the_span(void **state)
     phys_destroy(&pm);
 }
 
+/*
+ * A frame that held translated code is mapped read-only; once it stops
+ * being code, the guest's next write to it faults in the window.  The
+ * page is mapped to the right frame already: one mprotect makes it
+ * writable, with no re-mapping (fill_pages unchanged).
+ */
+static void test_write_to_former_code_page_upgrades_it(void **state)
+{
+    (void)state;
+    phys_mem pm;
+    assert_int_equal(phys_init(&pm, RAM), 0);
+    build_tables(&pm);
+    uint32_t pt = PT0 + (DATA >> 22) * 0x1000;
+    put32(&pm, pt, (DATA >> 12) << 12 | PTE_P | PTE_RW | PTE_A | PTE_D);
+    phys_mark_code(&pm, DATA);
+    shadow_space s;
+    assert_int_equal(shadow_init(&s, &pm), 0);
+    pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0 };
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
+    assert_false(s.writable[SHADOW_SUPERVISOR][DATA >> 12]);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "r--s");
+    uint64_t pages = s.stats.fill_pages;
+
+    phys_unmark_code(&pm, DATA);
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA + 4, true), SHADOW_MAPPED);
+    assert_int_equal(s.stats.fill_pages, pages);
+    assert_int_equal(s.stats.upgrades, 1);
+    assert_true(s.writable[SHADOW_SUPERVISOR][DATA >> 12]);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "rw-s");
+    s.win[SHADOW_SUPERVISOR].base[DATA + 4] = 0x77;
+    assert_int_equal(pm.ram[DATA + 4], 0x77);
+    assert_vma_bound(&s);
+    /* ... and it is in the reverse map: becoming code again protects it */
+    shadow_frame_became_code(&s, DATA);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "r--s");
+    assert_vma_bound(&s);
+    shadow_destroy(&s);
+    phys_destroy(&pm);
+}
+
+/*
+ * A guest 4 MiB page read before it was written is mapped read-only as a
+ * whole (its D bit clear).  The first write sets D for all of it: every
+ * page but the code frames becomes writable, one mprotect per run
+ * between code frames, without re-mapping the 4 MiB (which would zap its
+ * 1024 host PTEs and write-protect the code frames again).
+ */
+static void test_first_write_to_large_page_upgrades_between_code_frames(void **state)
+{
+    (void)state;
+    phys_mem pm;
+    assert_int_equal(phys_init(&pm, RAM), 0);
+    build_tables(&pm);
+    const uint32_t big = 64u << 20; /* beyond the tables: a 4 MiB page, lin = phys */
+    put32(&pm, PD + (big >> 22) * 4, big | PTE_P | PTE_RW | PTE_PS);
+    phys_mark_code(&pm, big + 10 * 0x1000);
+    phys_mark_code(&pm, big + 20 * 0x1000);
+    shadow_space s;
+    assert_int_equal(shadow_init(&s, &pm), 0);
+    pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0x10 /* PSE */ };
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, big + 5 * 0x1000, false), SHADOW_MAPPED);
+    assert_int_equal(s.stats.large_fills, 1);
+    assert_int_equal(s.stats.fill_pages, 1024);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, big + 5 * 0x1000), "r--s");
+
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, big + 5 * 0x1000, true), SHADOW_MAPPED);
+    assert_int_equal(s.stats.fill_pages, 1024);
+    assert_int_equal(s.stats.upgrades, 3);         /* [0,10) [11,20) [21,1024) */
+    assert_int_equal(s.stats.upgraded_pages, 1022);
+    uint32_t pde;
+    memcpy(&pde, pm.ram + PD + (big >> 22) * 4, 4);
+    assert_int_equal(pde & (PTE_A | PTE_D), PTE_A | PTE_D);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, big + 5 * 0x1000), "rw-s");
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, big + 10 * 0x1000), "r--s");
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, big + 20 * 0x1000), "r--s");
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, big + 1000 * 0x1000), "rw-s");
+    s.win[SHADOW_SUPERVISOR].base[big + 1000 * 0x1000] = 0x42;
+    assert_int_equal(pm.ram[big + 1000 * 0x1000], 0x42);
+    /* a write to a code frame is still the emulator's */
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, big + 10 * 0x1000, true), SHADOW_EMULATE);
+    assert_vma_bound(&s);
+    /* the upgraded pages are found when their frame becomes code */
+    shadow_frame_became_code(&s, big + 30 * 0x1000);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, big + 30 * 0x1000), "r--s");
+    assert_vma_bound(&s);
+    shadow_destroy(&s);
+    phys_destroy(&pm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequential_fills_map_each_page_once),
         cmocka_unit_test(test_batched_fill_takes_used_neighbours_only),
         cmocka_unit_test(test_cr3_flush_keeps_globals_inside_the_span),
+        cmocka_unit_test(test_write_to_former_code_page_upgrades_it),
+        cmocka_unit_test(test_first_write_to_large_page_upgrades_between_code_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
