@@ -3,22 +3,47 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+/*
+ * Guest output is buffered and written at most once per run slice
+ * (console_poll) or when the buffer fills: a write(2) per byte the guest
+ * sends cost some microseconds each — most of a boot's system calls.
+ * A terminal that will not take more (EAGAIN: stdin's O_NONBLOCK is
+ * shared with stdout on a tty) makes the writer wait; nothing is dropped
+ * unless stdout is gone.
+ */
+void console_flush(console *c)
+{
+    size_t done = 0;
+    while (done < c->nout) {
+        ssize_t n = write(STDOUT_FILENO, c->out + done, c->nout - done);
+        if (n >= 0) {
+            done += (size_t)n;
+        } else if (errno == EAGAIN) {
+            struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
+            poll(&pfd, 1, 100);
+        } else if (errno != EINTR) {
+            break; /* stdout gone: the guest's output is dropped, as on a disconnected line */
+        }
+    }
+    c->nout = 0;
+}
+
 static void console_write(chardev *cd, const uint8_t *buf, size_t len)
 {
-    (void)cd;
+    console *c = cd->host;
     while (len > 0) {
-        ssize_t n = write(STDOUT_FILENO, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return; /* stdout gone: the guest's output is dropped, as on a disconnected line */
-        }
+        if (c->nout == sizeof(c->out))
+            console_flush(c);
+        size_t n = sizeof(c->out) - c->nout < len ? sizeof(c->out) - c->nout : len;
+        memcpy(c->out + c->nout, buf, n);
+        c->nout += n;
         buf += n;
-        len -= (size_t)n;
+        len -= n;
     }
 }
 
@@ -42,6 +67,7 @@ void console_open(console *c)
 
 void console_close(console *c)
 {
+    console_flush(c);
     if (c->raw)
         tcsetattr(STDIN_FILENO, TCSANOW, &c->saved);
     c->raw = false;
@@ -85,6 +111,7 @@ static bool filter_escape(console *c, unsigned char ch, unsigned char *out)
 
 void console_poll(console *c)
 {
+    console_flush(c);
     if (c->pending_pos >= c->npending && !c->stdin_eof) {
         c->npending = c->pending_pos = 0;
         ssize_t n = read(STDIN_FILENO, c->pending, sizeof(c->pending));

@@ -28,12 +28,18 @@ typedef struct console {
     bool stdin_eof;
     unsigned char pending[256];
     int npending, pending_pos;
+    unsigned char out[4096];   /* guest output not yet written */
+    size_t nout;
 } console;
 
 void console_open(console *c);
 void console_close(console *c);
-/* Read what stdin has without blocking, and feed the guest what it can take. */
+/* Write the guest's buffered output; read what stdin has without
+ * blocking, and feed the guest what it can take.  Called once per run
+ * slice (a millisecond at most). */
 void console_poll(console *c);
+/* Write the guest's buffered output now. */
+void console_flush(console *c);
 /* File descriptor to wait on for input, or -1 after EOF. */
 int console_fd(const console *c);
 

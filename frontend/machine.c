@@ -275,7 +275,7 @@ int machine_screendump(machine *m, const char *path, char *err, size_t errlen)
     return screendump_vga(vga, path, err, errlen);
 }
 
-int machine_run(machine *m)
+static int run_until_exit(machine *m)
 {
     cpu_state *cpu = &m->cpu;
     m->start_ns = vclock_now(&m->clock);
@@ -340,4 +340,11 @@ int machine_run(machine *m)
             }
         }
     }
+}
+
+int machine_run(machine *m)
+{
+    int status = run_until_exit(m);
+    console_flush(&m->con); /* the guest's last words before anything btvm prints */
+    return status;
 }
