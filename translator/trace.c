@@ -26,6 +26,7 @@ static const char *const how_label[] = {
     [TR_HOW_IDENTICAL] = "identical",
     [TR_HOW_REWRITTEN] = "rewritten",
     [TR_HOW_ENDS] = "rewritten",
+    [TR_HOW_FOLLOWED] = "rewritten",
 };
 
 /* Why a block ended, per enum tr_end. */
@@ -144,6 +145,10 @@ static void print_reason(FILE *out, enum tr_how how, const ZydisDecodedInstructi
                          const ZydisDecodedOperand *op)
 {
     fprintf(out, "%s: ", how_label[how]);
+    if (how == TR_HOW_FOLLOWED) {
+        fprintf(out, "direct jump forward in the page: the block goes on at its target (no host code)");
+        return;
+    }
     if (how != TR_HOW_IDENTICAL) {
         if (z->meta.category == ZYDIS_CATEGORY_COND_BR) {
             fprintf(out, "%s", cond_branch_reason);
@@ -309,8 +314,8 @@ void tr_trace_block(FILE *out, const tr_block *b, const uint8_t *guest, unsigned
         fprintf(out, "\n");
         unsigned end = i + 1 < b->ninsns ? b->side[i + 1].host_off : rec->tail_off;
         print_host(out, cs, b, b->side[i].host_off, end, stubs);
-        off += z.length;
     }
+    off = rec->end_off; /* after the last instruction, or the target of a followed jmp */
     if (b->ninsns && rec->tail_off < rec->side_off) {
         fprintf(out, "  fall-through exit to %08x\n", b->eip + off);
         print_host(out, cs, b, rec->tail_off, rec->side_off, stubs);

@@ -73,6 +73,8 @@ typedef struct tr_ctx {
     bool probed;         /* the current instruction has probed already */
     unsigned nside;
     tr_side_exit side_exits[TR_MAX_BLOCK_INSNS];
+    unsigned off, avail; /* the current instruction's offset in the page's bytes, their end */
+    unsigned follow;     /* RW_FOLLOW: the offset translation goes on at */
 } tr_ctx;
 
 /* Room an out-of-line exit may take (probe-free: the jcc probed in line). */
@@ -378,7 +380,7 @@ static bool emit_copy(tr_ctx *c, const ZydisDecodedInstruction *z, const ZydisDe
 }
 
 /* Rewritten instructions: near control flow (ends the block) and stack. */
-enum rewrite { RW_NONE, RW_CONTINUE, RW_ENDS_BLOCK };
+enum rewrite { RW_NONE, RW_CONTINUE, RW_ENDS_BLOCK, RW_FOLLOW };
 
 /*
  * String instructions run as the host's own, on host pointers: with the
@@ -489,6 +491,31 @@ static enum rewrite emit_jcc(tr_ctx *c, ZydisMnemonic m, uint32_t target)
     return e->failed ? RW_NONE : RW_CONTINUE;
 }
 
+/*
+ * A direct jmp: back into the block, a jump to its target's host code
+ * (probe and count as a loop's jcc); forward within the page, nothing at
+ * all — translation goes on at the target (c->follow says where, and
+ * R10 + i stays the count: i counts instructions in the order they run);
+ * anywhere else, an exit.
+ */
+static enum rewrite emit_jmp(tr_ctx *c, uint32_t target)
+{
+    uint32_t off = target - c->b->eip;
+    int j = off < 0x1000u ? insn_at(c, target, c->n) : -1;
+    if (j >= 0) {
+        emit_probe(c);
+        emit_count_by(c, (int)c->n - j);
+        emit_branch(c->e, ZYDIS_MNEMONIC_JMP, insn_host_rx(c, j));
+        return RW_ENDS_BLOCK;
+    }
+    if (off > c->off && off < c->avail) {
+        c->follow = off;
+        return RW_FOLLOW;
+    }
+    emit_exit(c, target);
+    return RW_ENDS_BLOCK;
+}
+
 /* The taken edges of the block's jccs, after its last exit: a target
  * inside the block (a forward branch over some of its instructions) is
  * reached directly, with R10 moved as in emit_jcc; any other is an exit. */
@@ -526,8 +553,7 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
         if (is_relative_branch(z, op)) {
             if (z->operand_width != 32)
                 return RW_NONE;
-            emit_exit(c, next + (uint32_t)op[0].imm.value.s);
-            return RW_ENDS_BLOCK;
+            return emit_jmp(c, next + (uint32_t)op[0].imm.value.s);
         }
         if (!op32 || !emit_load_operand(c, &op[0]))
             return RW_NONE;
@@ -649,6 +675,8 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
         b->side[c.n] = (tr_side){ .guest_off = (uint16_t)off, .host_off = (uint16_t)emit_size(e) };
         c.n++;
         c.probed = false;
+        c.off = off;
+        c.avail = avail;
         enum rewrite rw = emit_rewrite(&c, &z, op, eip + off);
         if (rw == RW_NONE) {
             *e = before;
@@ -675,12 +703,13 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
         }
         if (rec)
             rec->how[c.n - 1] = rw == RW_NONE ? TR_HOW_IDENTICAL :
-                                rw == RW_CONTINUE ? TR_HOW_REWRITTEN : TR_HOW_ENDS;
+                                rw == RW_CONTINUE ? TR_HOW_REWRITTEN :
+                                rw == RW_FOLLOW ? TR_HOW_FOLLOWED : TR_HOW_ENDS;
         if (rw == RW_NONE)
             st->insns_identical++;
         else
             st->insns_rewritten++;
-        off += z.length;
+        off = rw == RW_FOLLOW ? c.follow : off + z.length;
         if (rw == RW_ENDS_BLOCK) {
             ended_by_branch = true;
             if (rec)
@@ -689,6 +718,7 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
         }
     }
     if (rec) {
+        rec->end_off = (uint16_t)off;
         if (c.n == TR_MAX_BLOCK_INSNS && !ended_by_branch)
             rec->end = TR_END_LIMIT;
         else if (off >= avail && !ended_by_branch)

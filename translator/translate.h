@@ -15,6 +15,7 @@ enum tr_how {
     TR_HOW_IDENTICAL,   /* copied (registers renamed, memory rebased) */
     TR_HOW_REWRITTEN,   /* rewritten, the block goes on (a jcc's taken edge leaves it) */
     TR_HOW_ENDS,        /* rewritten control flow: the block ends with it */
+    TR_HOW_FOLLOWED,    /* a direct jmp forward in the page: the block goes on at its target */
 };
 
 /* Why a block ended. */
@@ -42,6 +43,7 @@ typedef struct tr_trace_rec {
     uint8_t end;                      /* enum tr_end */
     uint16_t tail_off;                /* host offset of the fall-through exit (or code end) */
     uint16_t side_off;                /* host offset of the jccs' out-of-line taken edges */
+    uint16_t end_off;                 /* guest offset where the block stopped */
 } tr_trace_rec;
 
 /*

@@ -80,22 +80,26 @@ static void test_code_above_2g(void **state)
     harness_free(h);
 }
 
-/* A chained loop has no exit of its own: the kick timer must stop it. */
+/* A chained loop has no exit of its own: the kick timer must stop it.  The
+ * loop is longer than a block (TR_MAX_BLOCK_INSNS), so it runs as two
+ * blocks chained to each other. */
 static void test_chained_loop_is_interruptible(void **state)
 {
     (void)state;
     harness *h = harness_new(HARNESS_FLAT32);
-    harness_asm(h, "spin: add eax, 1\n jmp spin\n");
+    harness_asm(h, "spin:\n times 70 add eax, 1\n jmp spin\n");
     char err[128];
     tr_engine *t = tr_new(&h->cpu, err, sizeof(err));
     assert_non_null(t);
     run_until_stopped(h, t);
-    assert_true(tr_get_stats(t)->chains >= 1);
+    assert_true(tr_get_stats(t)->chains >= 2);
     /* the guest state is exact at the stop: the backward jmp probes before
-     * it runs, so EIP is at the jmp, EAX counts the adds done and every
-     * add but the last was followed by its jmp */
-    assert_int_equal(h->cpu.eip, HARNESS_CODE + 3);
-    assert_int_equal((uint64_t)h->cpu.regs[R_EAX] * 2 - 1, h->cpu.stats.instructions);
+     * it runs, so EIP is at the jmp, EAX counts the adds done (whole
+     * rounds of 70) and every round but the last was followed by its jmp */
+    assert_int_equal(h->cpu.eip, HARNESS_CODE + 70 * 3);
+    uint32_t adds = h->cpu.regs[R_EAX];
+    assert_int_equal(adds % 70, 0);
+    assert_int_equal((uint64_t)adds + adds / 70 - 1, h->cpu.stats.instructions);
     tr_free(t);
     harness_free(h);
 }
@@ -354,6 +358,40 @@ static void test_loop_within_block_is_interruptible(void **state)
     harness_free(h);
 }
 
+/* A jmp forward within the page is followed: the block goes on at its
+ * target, with no host code for the jmp, and the count stays exact. */
+static void test_forward_jmp_is_followed(void **state)
+{
+    (void)state;
+    static const char program[] =
+        "    mov ecx, 10\n"
+        "    jmp a\n"
+        "    times 100 db 0xcc\n"      /* int3: never run */
+        "a:  add eax, ecx\n"
+        "    jmp b\n"
+        "    hlt\n"
+        "b:  dec ecx\n"
+        "    jnz a\n"                  /* back into the same block */
+        "    hlt\n";
+    harness *ref = harness_new(HARNESS_FLAT32);
+    harness_asm(ref, program);
+    assert_int_equal(harness_run(ref, 1u << 20), CPU_EXIT_HALT);
+    harness *h = harness_new(HARNESS_FLAT32);
+    harness_asm(h, program);
+    tr_engine *t = new_engine(h);
+    assert_int_equal(run_bt(t), CPU_EXIT_HALT);
+    assert_int_equal(h->cpu.regs[R_EAX], 55);
+    assert_int_equal(h->cpu.eip, ref->cpu.eip);
+    assert_int_equal(h->cpu.eflags, ref->cpu.eflags);
+    assert_int_equal(h->cpu.stats.instructions, ref->cpu.stats.instructions);
+    const tr_stats *s = tr_get_stats(t);
+    assert_int_equal(s->blocks_translated, 2); /* all of it, then the hlt's (empty: interpreted) */
+    assert_int_equal(s->block_runs, 1);
+    tr_free(t);
+    harness_free(h);
+    harness_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_trapping_instruction_is_retranslated),
         cmocka_unit_test(test_superblock_matches_interpreter),
         cmocka_unit_test(test_loop_within_block_is_interruptible),
+        cmocka_unit_test(test_forward_jmp_is_followed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
