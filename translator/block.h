@@ -63,6 +63,8 @@ typedef struct tr_stubs {
     uintptr_t exit;      /* blocks jump here after storing the next guest EIP */
     uintptr_t lookup;    /* r8d = target EIP: through the indirect-branch cache (jcache.h) */
     uintptr_t miss;      /* ... its way out to the dispatcher, where empty slots lead */
+    uintptr_t cache;     /* the code cache's first byte: -d trace prints block offsets from it,
+                          * the offsets perf reports in "memfd:btvm-code" */
 } tr_stubs;
 
 #endif

@@ -168,6 +168,7 @@ static int emit_trampolines(tr_engine *t)
                   .rx_delta = t->cc.rx - t->cc.rw };
     const int64_t regs = offsetof(cpu_state, regs), fl = offsetof(cpu_state, eflags);
 
+    t->stubs.cache = emit_rx_here(&e);
     /* enter(rdi = cpu, rsi = window, rdx = code, rcx = indirect-branch cache) */
     t->stubs.enter = emit_rx_here(&e);
     for (int i = 0; i < 6; i++)

@@ -301,8 +301,9 @@ void tr_trace_block(FILE *out, const tr_block *b, const uint8_t *guest, unsigned
     if (b->ninsns == 0)
         fprintf(out, "block eip=%08x paddr=%08x: not translated\n", b->eip, b->paddr);
     else
-        fprintf(out, "block eip=%08x paddr=%08x: %u guest insns, %u host bytes\n", b->eip, b->paddr,
-                b->ninsns, b->code_len);
+        fprintf(out, "block eip=%08x paddr=%08x: %u guest insns, %u host bytes at code cache +%#lx\n",
+                b->eip, b->paddr, b->ninsns, b->code_len,
+                (unsigned long)((uintptr_t)b->code - stubs->cache));
     unsigned off = 0;
     for (unsigned i = 0; i < b->ninsns; i++) {
         off = b->side[i].guest_off;
