@@ -30,8 +30,9 @@ static void write_entry(phys_mem *pm, uint32_t paddr, uint32_t v)
     phys_write(pm, paddr & pm->a20_mask, v, 4);
 }
 
-bool pg_walk(phys_mem *pm, const pg_control *pc, uint32_t lin, pg_access access, bool user,
-             pg_translation *out, uint32_t *pfec)
+/* The walk; update says whether it sets A and D as the access would. */
+static bool walk(phys_mem *pm, const pg_control *pc, uint32_t lin, pg_access access, bool user,
+                 bool update, pg_translation *out, uint32_t *pfec)
 {
     uint32_t err = (access == PG_WRITE ? PFEC_W : 0) | (user ? PFEC_U : 0);
     bool wp = pc->cr0 & 0x00010000u;
@@ -53,7 +54,7 @@ bool pg_walk(phys_mem *pm, const pg_control *pc, uint32_t lin, pg_access access,
             *pfec = err | PFEC_P;
             return false;
         }
-        uint32_t nde = pde | PTE_A | (access == PG_WRITE ? PTE_D : 0);
+        uint32_t nde = update ? pde | PTE_A | (access == PG_WRITE ? PTE_D : 0) : pde;
         if (nde != pde)
             write_entry(pm, pde_addr, nde);
         *out = (pg_translation){
@@ -63,6 +64,7 @@ bool pg_walk(phys_mem *pm, const pg_control *pc, uint32_t lin, pg_access access,
             .global = (pde & PTE_G) && (pc->cr4 & 0x80u),
             .dirty = nde & PTE_D,
             .large = true,
+            .accessed = pde & PTE_A,
         };
         return true;
     }
@@ -78,9 +80,9 @@ bool pg_walk(phys_mem *pm, const pg_control *pc, uint32_t lin, pg_access access,
         *pfec = err | PFEC_P;
         return false;
     }
-    if (!(pde & PTE_A))
+    if (update && !(pde & PTE_A))
         write_entry(pm, pde_addr, pde | PTE_A);
-    uint32_t npte = pte | PTE_A | (access == PG_WRITE ? PTE_D : 0);
+    uint32_t npte = update ? pte | PTE_A | (access == PG_WRITE ? PTE_D : 0) : pte;
     if (npte != pte)
         write_entry(pm, pte_addr, npte);
     *out = (pg_translation){
@@ -90,6 +92,19 @@ bool pg_walk(phys_mem *pm, const pg_control *pc, uint32_t lin, pg_access access,
         .global = (pte & PTE_G) && (pc->cr4 & 0x80u),
         .dirty = npte & PTE_D,
         .large = false,
+        .accessed = pde & pte & PTE_A,
     };
     return true;
+}
+
+bool pg_walk(phys_mem *pm, const pg_control *pc, uint32_t lin, pg_access access, bool user,
+             pg_translation *out, uint32_t *pfec)
+{
+    return walk(pm, pc, lin, access, user, true, out, pfec);
+}
+
+bool pg_peek(phys_mem *pm, const pg_control *pc, uint32_t lin, pg_access access, bool user,
+             pg_translation *out, uint32_t *pfec)
+{
+    return walk(pm, pc, lin, access, user, false, out, pfec);
 }

@@ -41,6 +41,7 @@ typedef struct pg_translation {
     bool global;
     bool dirty;
     bool large;           /* 4 MiB page */
+    bool accessed;        /* A was already set at every level before the walk */
 } pg_translation;
 
 typedef struct pg_control {
@@ -53,6 +54,14 @@ typedef struct pg_control {
  * with the #PF error code in *pfec.
  */
 bool pg_walk(phys_mem *pm, const pg_control *pc, uint32_t lin, pg_access access, bool user,
+             pg_translation *out, uint32_t *pfec);
+
+/*
+ * The same walk without its side effects: A and D are never written, and
+ * out->dirty reports D as the tables hold it.  For looking ahead (the
+ * shadow windows' fill at INVLPG) without changing what the guest sees.
+ */
+bool pg_peek(phys_mem *pm, const pg_control *pc, uint32_t lin, pg_access access, bool user,
              pg_translation *out, uint32_t *pfec);
 
 #endif

@@ -40,7 +40,10 @@ typedef struct shadow_stats {
     uint64_t fills, fill_pages, large_fills, batched_fills, wipes, cr3_flushes, kept_global, invlpgs,
         downgrades, emulated,
         upgrades,        /* read-only mappings made writable by mprotect (shadow_fill) */
-        upgraded_pages;  /* the pages they covered */
+        upgraded_pages,  /* the pages they covered */
+        invlpg_drops,    /* pages (or 4 MiB fills) INVLPG unmapped, per window */
+        invlpg_replaced, /* INVLPGs that re-mapped a mapped page to its new frame at once */
+        invlpg_kept;     /* INVLPGs that found it mapped to the same frame (rights updated) */
 } shadow_stats;
 
 /* One fill: a 4 KiB page or a 4 MiB region (large), for wiping cheaply. */
@@ -57,6 +60,7 @@ typedef struct shadow_space {
     mmu_window win[2];
     uint32_t *frame_of[2];   /* per linear page: mapped frame + 1, 0 = unmapped */
     bool *writable[2];       /* per linear page: mapped writable */
+    bool *global[2];         /* per linear page: mapped as global (survives CR3 writes) */
     uint32_t large[2][1024]; /* per 4 MiB region: its frame + 1 when filled as one page */
     bool large_writable[2][1024];
     int32_t *rmap_head;      /* per RAM frame: writable 4 KiB mappings of it */
@@ -64,7 +68,11 @@ typedef struct shadow_space {
     uint32_t rmap_used, rmap_cap;
     shadow_fill_rec *fills;  /* every fill since the last wipe */
     uint32_t nfills, fills_cap;
-    uint32_t vmas;           /* host VMAs the windows may use: an estimate from above */
+    uint32_t vmas;           /* host VMAs the windows use beyond their reservations, counted
+                                as the host merges them (shadow.c: vma_edge) */
+    uint32_t win_vmas[2];    /* the same per window (vmas is their sum) */
+    uint8_t *dropping;       /* per linear page: scratch for a CR3 write's VMA count */
+    uint32_t *dropped;       /* the pages marked in dropping */
     uint32_t vma_budget;     /* start over past this (a share of vm.max_map_count) */
     bool user_filled;        /* the user window maps something */
     shadow_stats stats;
@@ -87,8 +95,10 @@ void shadow_wipe(shadow_space *s);
 /* A CR3 write: forget all but the global pages, which a guest kernel maps
  * the same in every address space. */
 void shadow_flush_nonglobal(shadow_space *s);
-/* INVLPG. */
-void shadow_invlpg(shadow_space *s, uint32_t lin);
+/* INVLPG: drop the page, or bring a mapping of it up to date when the
+ * guest has used its new entry (A set); pc is read, the tables are not
+ * written. */
+void shadow_invlpg(shadow_space *s, const pg_control *pc, uint32_t lin);
 /* A frame became code: no window may keep it writable. */
 void shadow_frame_became_code(shadow_space *s, uint32_t paddr);
 

@@ -406,7 +406,7 @@ static void on_tlb_flush(void *opaque, enum cpu_tlb_flush kind, uint32_t lin)
         break;
     case TLB_FLUSH_PAGE:
         t->fetch[(lin >> 12) & 255].tag = 0;
-        shadow_invlpg(&t->shadow, lin);
+        shadow_invlpg(&t->shadow, &(pg_control){ t->cpu->cr0, t->cpu->cr3, t->cpu->cr4 }, lin);
         jcache_flush_page(&t->jcache[0], lin);
         jcache_flush_page(&t->jcache[1], lin);
         break;

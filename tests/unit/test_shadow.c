@@ -171,6 +171,7 @@ static void test_cr3_flush_keeps_globals_inside_the_span(void **state)
     /* still mapped, to its frame */
     assert_int_equal(s.win[SHADOW_SUPERVISOR].base[DATA + 0x1000 + 5], 0x5a);
     assert_int_equal(s.stats.kept_global, 1);
+    assert_vma_bound(&s);
     shadow_destroy(&s);
     phys_destroy(&pm);
 }
@@ -264,6 +265,191 @@ static void test_first_write_to_large_page_upgrades_between_code_frames(void **s
     phys_destroy(&pm);
 }
 
+/* The supervisor window of a space filled with PTEs i = 0..n-1 of DATA's
+ * table, each mapping frame DATA + 0x100000 + i pages, with flags. */
+static void setup_ptes(phys_mem *pm, uint32_t n, uint32_t flags)
+{
+    uint32_t pt = PT0 + (DATA >> 22) * 0x1000;
+    for (uint32_t i = 0; i < n; i++)
+        put32(pm, pt + i * 4, (DATA + 0x100000 + i * 0x1000) | flags);
+}
+
+static void set_pte(phys_mem *pm, uint32_t i, uint32_t v)
+{
+    put32(pm, PT0 + (DATA >> 22) * 0x1000 + i * 4, v);
+}
+
+static uint32_t get_pte(phys_mem *pm, uint32_t i)
+{
+    uint32_t v;
+    memcpy(&v, pm->ram + PT0 + (DATA >> 22) * 0x1000 + i * 4, 4);
+    return v;
+}
+
+/*
+ * A mapped page whose entry now maps another frame, one the guest has
+ * used (A set): INVLPG maps the new frame at once, with one mmap, where
+ * an unmap would be followed by a host fault and a fill.
+ */
+static void test_invlpg_after_pte_change_maps_the_new_frame(void **state)
+{
+    (void)state;
+    phys_mem pm;
+    assert_int_equal(phys_init(&pm, RAM), 0);
+    build_tables(&pm);
+    setup_ptes(&pm, 1, PTE_P | PTE_RW | PTE_A | PTE_D);
+    const uint32_t other = 40u << 20;
+    pm.ram[other + 8] = 0x99;
+    shadow_space s;
+    assert_int_equal(shadow_init(&s, &pm), 0);
+    pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0 };
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
+    uint64_t fills = s.stats.fills;
+
+    set_pte(&pm, 0, other | PTE_P | PTE_RW | PTE_A | PTE_D);
+    shadow_invlpg(&s, &pc, DATA);
+    assert_int_equal(s.stats.invlpg_replaced, 1);
+    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][DATA >> 12], (other >> 12) + 1);
+    assert_true(s.writable[SHADOW_SUPERVISOR][DATA >> 12]);
+    assert_int_equal(s.win[SHADOW_SUPERVISOR].base[DATA + 8], 0x99);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "rw-s");
+    assert_int_equal(s.stats.fills, fills);
+    assert_vma_bound(&s);
+
+    /* the same entry with D cleared (the guest cleaning the page): the
+     * mapping stays, read-only, so the next write sets D again */
+    set_pte(&pm, 0, other | PTE_P | PTE_RW | PTE_A);
+    shadow_invlpg(&s, &pc, DATA);
+    assert_int_equal(s.stats.invlpg_kept, 1);
+    assert_false(s.writable[SHADOW_SUPERVISOR][DATA >> 12]);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "r--s");
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, true), SHADOW_MAPPED);
+    assert_int_equal(get_pte(&pm, 0) & PTE_D, PTE_D);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "rw-s");
+    assert_vma_bound(&s);
+    shadow_destroy(&s);
+    phys_destroy(&pm);
+}
+
+/*
+ * INVLPG of a mapped page whose entry is not present now (Linux's fixmap
+ * churn), or present but not yet used (A clear): the page is unmapped,
+ * and the guest's entry is left as it was — the A bit is the guest's
+ * access to set, not the INVLPG's.
+ */
+static void test_invlpg_unmaps_not_present_and_unused_entries(void **state)
+{
+    (void)state;
+    phys_mem pm;
+    assert_int_equal(phys_init(&pm, RAM), 0);
+    build_tables(&pm);
+    setup_ptes(&pm, 2, PTE_P | PTE_RW | PTE_A | PTE_D);
+    shadow_space s;
+    assert_int_equal(shadow_init(&s, &pm), 0);
+    pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0 };
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
+    assert_int_equal(s.stats.fill_pages, 2);
+
+    set_pte(&pm, 0, 0);
+    shadow_invlpg(&s, &pc, DATA);
+    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][DATA >> 12], 0);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "---p");
+    /* the neighbour is still mapped */
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA + 0x1000), "rw-s");
+
+    uint32_t unused = (48u << 20) | PTE_P | PTE_RW;
+    set_pte(&pm, 1, unused);
+    shadow_invlpg(&s, &pc, DATA + 0x1000);
+    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][(DATA >> 12) + 1], 0);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA + 0x1000), "---p");
+    assert_int_equal(get_pte(&pm, 1), unused);
+    assert_int_equal(s.stats.invlpg_drops, 2);
+    assert_int_equal(s.stats.invlpg_replaced + s.stats.invlpg_kept, 0);
+    assert_vma_bound(&s);
+    /* an INVLPG of a page the window does not map maps nothing */
+    set_pte(&pm, 0, (DATA + 0x100000) | PTE_P | PTE_RW | PTE_A | PTE_D);
+    shadow_invlpg(&s, &pc, DATA);
+    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][DATA >> 12], 0);
+    shadow_destroy(&s);
+    phys_destroy(&pm);
+}
+
+/*
+ * A page of a global fill that INVLPG dropped and a later fill mapped
+ * non-global is non-global: a CR3 write must unmap it, though the global
+ * fill it was part of stays (SDM Vol. 3A §4.10.4.1).  Before, the CR3
+ * flush mapped it again with its global fill and then forgot it: the
+ * host kept a mapping the shadow no longer knew, which the next INVLPG
+ * could not drop.
+ */
+static void test_cr3_flush_drops_a_refilled_nonglobal_page_of_a_global_fill(void **state)
+{
+    (void)state;
+    phys_mem pm;
+    assert_int_equal(phys_init(&pm, RAM), 0);
+    build_tables(&pm);
+    setup_ptes(&pm, 3, PTE_P | PTE_RW | PTE_A | PTE_D | PTE_G);
+    shadow_space s;
+    assert_int_equal(shadow_init(&s, &pm), 0);
+    pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0x80 /* PGE */ };
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
+    assert_int_equal(s.stats.fill_pages, 3); /* one global fill */
+
+    set_pte(&pm, 1, (DATA + 0x101000) | PTE_P | PTE_RW); /* not global, not used yet */
+    shadow_invlpg(&s, &pc, DATA + 0x1000);
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA + 0x1000, false), SHADOW_MAPPED);
+    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][(DATA >> 12) + 1], ((DATA + 0x101000) >> 12) + 1);
+
+    shadow_flush_nonglobal(&s);
+    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][(DATA >> 12) + 1], 0);
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA + 0x1000), "---p");
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "rw-s");
+    assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA + 0x2000), "rw-s");
+    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][DATA >> 12], ((DATA + 0x100000) >> 12) + 1);
+    assert_vma_bound(&s);
+    shadow_destroy(&s);
+    phys_destroy(&pm);
+}
+
+/*
+ * The VMA count decides when the windows start over, before the host
+ * refuses to map (vm.max_map_count): it must never fall below what the
+ * host holds.  A CR3 write keeps a global 4 MiB fill whose code frames
+ * split it into several VMAs; the count after it is the boundaries the
+ * dropped pages leave, not a guess per kept fill (which fell short).
+ */
+static void test_vma_count_holds_across_a_cr3_write_keeping_split_globals(void **state)
+{
+    (void)state;
+    phys_mem pm;
+    assert_int_equal(phys_init(&pm, RAM), 0);
+    build_tables(&pm);
+    const uint32_t big = 64u << 20;
+    put32(&pm, PD + (big >> 22) * 4, big | PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D | PTE_G);
+    for (uint32_t i = 1; i < 8; i++)
+        phys_mark_code(&pm, big + i * 3 * 0x1000);
+    setup_ptes(&pm, 4, PTE_P | PTE_RW | PTE_A | PTE_D);
+    const uint32_t user = DATA + 0x800000, upt = PT0 + (user >> 22) * 0x1000;
+    put32(&pm, PD + (user >> 22) * 4, upt | PTE_P | PTE_RW | PTE_US);
+    put32(&pm, upt, user | PTE_P | PTE_RW | PTE_US);
+    shadow_space s;
+    assert_int_equal(shadow_init(&s, &pm), 0);
+    pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0x90 /* PSE, PGE */ };
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, big, false), SHADOW_MAPPED);
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
+    assert_int_equal(shadow_fill(&s, &pc, SHADOW_USER, user, false), SHADOW_MAPPED);
+    assert_vma_bound(&s);
+    shadow_flush_nonglobal(&s);
+    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][DATA >> 12], 0);
+    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][big >> 12], (big >> 12) + 1);
+    assert_vma_bound(&s);
+    shadow_invlpg(&s, &pc, big + 0x5000); /* the whole 4 MiB fill goes */
+    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][big >> 12], 0);
+    assert_vma_bound(&s);
+    shadow_destroy(&s);
+    phys_destroy(&pm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +458,10 @@ int main(void)
         cmocka_unit_test(test_cr3_flush_keeps_globals_inside_the_span),
         cmocka_unit_test(test_write_to_former_code_page_upgrades_it),
         cmocka_unit_test(test_first_write_to_large_page_upgrades_between_code_frames),
+        cmocka_unit_test(test_invlpg_after_pte_change_maps_the_new_frame),
+        cmocka_unit_test(test_invlpg_unmaps_not_present_and_unused_entries),
+        cmocka_unit_test(test_cr3_flush_drops_a_refilled_nonglobal_page_of_a_global_fill),
+        cmocka_unit_test(test_vma_count_holds_across_a_cr3_write_keeping_split_globals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
