@@ -35,6 +35,7 @@ typedef struct tr_side {
 #define TR_HOST_FLAGS (FL_ARITH | FL_DF)
 #define TR_USES_FS 1
 #define TR_USES_GS 2
+#define TR_USES_SSE 4  /* runs only while SSE may execute (translate.c emit_sse) */
 
 /* A direct exit: its jmp rel32 can be patched to go straight to the
  * target block (chaining). */
@@ -51,7 +52,7 @@ typedef struct tr_block {
     uint8_t *code;       /* executable view */
     uint32_t code_len;
     uint8_t nexits;
-    uint8_t seg_mask;    /* TR_USES_FS / TR_USES_GS: runs only while those are 4 GiB data */
+    uint8_t seg_mask;    /* TR_USES_*: runs only while FS/GS are 4 GiB data, SSE may run */
     tr_exit_slot exits[TR_MAX_EXITS];
     tr_side side[TR_MAX_BLOCK_INSNS];
     struct tr_block *next;

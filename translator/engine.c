@@ -497,9 +497,11 @@ static bool translatable(const cpu_state *cpu)
            !((cpu->cr0 & CR0_AM) && (cpu->eflags & FL_AC) && cpu->cpl == 3);
 }
 
-/* May a block using FS/GS (seg_mask) run now?  Their accesses are
+/* May a block with these needs (seg_mask) run now?  FS/GS accesses are
  * translated without limit or type checks, so the segments must be
- * present, writable, expand-up data of 4 GiB. */
+ * present, writable, expand-up data of 4 GiB; SSE instructions run
+ * natively, so they must not fault for the CPU's state (#UD with CR0.EM
+ * set or CR4.OSFXSR clear, #NM with CR0.TS set: cpu/fpu.c fpu_check). */
 static bool segments_allow(const cpu_state *cpu, uint8_t seg_mask)
 {
     static const int sreg[2] = { S_FS, S_GS };
@@ -511,14 +513,18 @@ static bool segments_allow(const cpu_state *cpu, uint8_t seg_mask)
                 (SEGF_P | SEGF_S | SEGF_RW) || s->limit != 0xffffffffu)
             return false;
     }
+    if ((seg_mask & TR_USES_SSE) &&
+        ((cpu->cr0 & (CR0_EM | CR0_TS)) || !(cpu->cr4 & CR4_OSFXSR)))
+        return false;
     return true;
 }
 
-/* The FS/GS blocks that may run now (TR_USES_FS/GS bits). */
+/* The blocks that may run now (TR_USES_* bits). */
 static uint8_t segments_allowed(const cpu_state *cpu)
 {
     return (segments_allow(cpu, TR_USES_FS) ? TR_USES_FS : 0) |
-           (segments_allow(cpu, TR_USES_GS) ? TR_USES_GS : 0);
+           (segments_allow(cpu, TR_USES_GS) ? TR_USES_GS : 0) |
+           (segments_allow(cpu, TR_USES_SSE) ? TR_USES_SSE : 0);
 }
 
 /*

@@ -341,6 +341,34 @@ static bool can_copy(const ZydisDecodedInstruction *z, const ZydisDecodedOperand
     return mems <= 1;
 }
 
+/*
+ * AH, CH, DH and BH cannot be encoded next to a REX prefix, which every
+ * rebased memory operand ([r15+...]) needs.  Such an instruction works on
+ * R8B instead: the high byte is copied there first (xchg al,ah; mov
+ * r8d,eax; xchg al,ah — no flags touched, nothing that can fault) and, if
+ * the instruction writes it, copied back after it (xchg al,ah; mov al,r8b;
+ * xchg al,ah).  A fault in the instruction itself leaves the guest's
+ * registers as they were.  The index of the operand, or -1 if none.
+ */
+static int high_byte_operand(const ZydisDecodedInstruction *z, const ZydisDecodedOperand *op)
+{
+    int high = -1;
+    bool mem = false;
+    for (unsigned i = 0; i < z->operand_count_visible; i++) {
+        if (op[i].type == ZYDIS_OPERAND_TYPE_MEMORY && op[i].mem.type == ZYDIS_MEMOP_TYPE_MEM)
+            mem = true;
+        else if (op[i].type == ZYDIS_OPERAND_TYPE_REGISTER && op[i].reg.value >= ZYDIS_REGISTER_AH &&
+                 op[i].reg.value <= ZYDIS_REGISTER_BH)
+            high = high < 0 ? (int)i : -2; /* two of them: not handled (-2) */
+    }
+    return mem ? high : -1;
+}
+
+static void emit_high_byte_swap(tr_emit *e, ZydisRegister high)
+{
+    emit2(e, ZYDIS_MNEMONIC_XCHG, emit_reg(high - 4), emit_reg(high)); /* AH -> AL, ... */
+}
+
 static bool emit_copy(tr_ctx *c, const ZydisDecodedInstruction *z, const ZydisDecodedOperand *op)
 {
     tr_emit *e = c->e;
@@ -348,11 +376,21 @@ static bool emit_copy(tr_ctx *c, const ZydisDecodedInstruction *z, const ZydisDe
     if (!ZYAN_SUCCESS(ZydisEncoderDecodedInstructionToEncoderRequest(z, op,
                                                                      z->operand_count_visible, &req)))
         return false;
+    int high = high_byte_operand(z, op);
+    if (high == -2)
+        return false;
+    ZydisRegister high_reg = high >= 0 ? op[high].reg.value : ZYDIS_REGISTER_NONE;
+    if (high >= 0) {
+        emit_high_byte_swap(e, high_reg);
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(R_T32),
+              emit_reg(ZYDIS_REGISTER_EAX + (high_reg - ZYDIS_REGISTER_AH)));
+        emit_high_byte_swap(e, high_reg);
+    }
     bool lea = z->mnemonic == ZYDIS_MNEMONIC_LEA;
     for (unsigned i = 0; i < req.operand_count; i++) {
         ZydisEncoderOperand *o = &req.operands[i];
         if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
-            o->reg.value = host_reg(o->reg.value);
+            o->reg.value = (int)i == high ? ZYDIS_REGISTER_R8B : host_reg(o->reg.value);
         } else if (o->type == ZYDIS_OPERAND_TYPE_MEMORY) {
             if (lea) {
                 /* A 64-bit address computation truncated to the 32-bit
@@ -376,7 +414,14 @@ static bool emit_copy(tr_ctx *c, const ZydisDecodedInstruction *z, const ZydisDe
     }
     req.prefixes &= ~(ZYDIS_ATTRIB_HAS_SEGMENT | ZYDIS_ATTRIB_HAS_ADDRESSSIZE);
     req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
-    return emit_request(e, &req);
+    if (!emit_request(e, &req))
+        return false;
+    if (high >= 0 && (op[high].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) {
+        emit_high_byte_swap(e, high_reg);
+        emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(high_reg - 4), emit_reg(ZYDIS_REGISTER_R8B));
+        emit_high_byte_swap(e, high_reg);
+    }
+    return !e->failed;
 }
 
 /* Rewritten instructions: near control flow (ends the block) and stack. */
@@ -540,6 +585,117 @@ static void emit_side_exits(tr_ctx *c)
     c->n = ninsns;
 }
 
+/*
+ * SSE and SSE2 instructions that neither read nor write MXCSR — moves,
+ * logic, integer arithmetic, compares, shuffles, PMOVMSKB: what glibc's
+ * string functions are made of — run as the host's own.  The guest's XMM
+ * registers live in its FXSAVE image (cpu.fxsave, which the interpreter's
+ * thunks load and store, cpu/fpu_thunk.c): the instruction's registers
+ * are loaded into the same host XMM registers (scratch in translated
+ * code: the trampolines are calls, and the C ABI keeps nothing in them),
+ * the instruction runs with its memory operand rebased and GPRs renamed,
+ * and the registers it writes are stored back.  A fault (a misaligned
+ * 16-byte access, a page fault) comes before any store: fault-atomic.
+ * Floating-point arithmetic and conversions (MXCSR: rounding, exception
+ * masks and flags) and MMX (the x87 tag word) stay on the interpreter.  The block runs only while
+ * SSE may execute (CR0.EM and CR0.TS clear, CR4.OSFXSR set: TR_USES_SSE).
+ */
+#define FX_XMM_OFF(n) ((int64_t)offsetof(cpu_state, fxsave) + 160 + 16 * (int64_t)(n))
+
+/* The SSE/SSE2 instructions that do not depend on MXCSR (Zydis does not
+ * list MXCSR among their operands, so the list is spelled out): moves,
+ * bitwise logic, shuffles and unpacks, packed integer arithmetic. */
+static bool sse_mxcsr_free(ZydisMnemonic m)
+{
+#define M(x) ZYDIS_MNEMONIC_##x
+    static const ZydisMnemonic ok[] = {
+        M(MOVAPS), M(MOVUPS), M(MOVAPD), M(MOVUPD), M(MOVDQA), M(MOVDQU), M(MOVD), M(MOVQ),
+        M(MOVSS), M(MOVLPS), M(MOVHPS), M(MOVHLPS), M(MOVLHPS), M(MOVLPD), M(MOVHPD),
+        M(MOVMSKPS), M(MOVMSKPD), M(MOVNTPS), M(MOVNTPD), M(MOVNTDQ),
+        M(ANDPS), M(ANDNPS), M(ORPS), M(XORPS), M(ANDPD), M(ANDNPD), M(ORPD), M(XORPD),
+        M(SHUFPS), M(SHUFPD), M(UNPCKHPS), M(UNPCKLPS), M(UNPCKHPD), M(UNPCKLPD),
+        M(PAND), M(PANDN), M(POR), M(PXOR),
+        M(PADDB), M(PADDW), M(PADDD), M(PADDQ), M(PADDSB), M(PADDSW), M(PADDUSB), M(PADDUSW),
+        M(PSUBB), M(PSUBW), M(PSUBD), M(PSUBQ), M(PSUBSB), M(PSUBSW), M(PSUBUSB), M(PSUBUSW),
+        M(PCMPEQB), M(PCMPEQW), M(PCMPEQD), M(PCMPGTB), M(PCMPGTW), M(PCMPGTD),
+        M(PMADDWD), M(PMULHW), M(PMULLW), M(PMULHUW), M(PMULUDQ),
+        M(PSLLW), M(PSLLD), M(PSLLQ), M(PSRLW), M(PSRLD), M(PSRLQ), M(PSRAW), M(PSRAD),
+        M(PSLLDQ), M(PSRLDQ),
+        M(PUNPCKHBW), M(PUNPCKHWD), M(PUNPCKHDQ), M(PUNPCKHQDQ),
+        M(PUNPCKLBW), M(PUNPCKLWD), M(PUNPCKLDQ), M(PUNPCKLQDQ),
+        M(PACKSSWB), M(PACKSSDW), M(PACKUSWB), M(PAVGB), M(PAVGW), M(PEXTRW), M(PINSRW),
+        M(PMAXSW), M(PMAXUB), M(PMINSW), M(PMINUB), M(PMOVMSKB), M(PSADBW),
+        M(PSHUFD), M(PSHUFHW), M(PSHUFLW),
+    };
+#undef M
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (ok[i] == m)
+            return true;
+    return false;
+}
+
+static bool sse_copyable(const ZydisDecodedInstruction *z, const ZydisDecodedOperand *op)
+{
+    const cpu_op_row *row = cpu_op_lookup(z->mnemonic);
+    if (!sse_mxcsr_free(z->mnemonic) || !row || row->tr_class != TR_IDENTICAL ||
+        z->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY ||
+        z->address_width != 32 || (z->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_CS))
+        return false;
+    const ZydisAccessedFlags *f = z->cpu_flags;
+    if (f && ((f->modified | f->set_0 | f->set_1 | f->undefined) & ~TR_COPYABLE_FLAGS))
+        return false;
+    unsigned mems = 0, xmms = 0;
+    for (unsigned i = 0; i < z->operand_count; i++) {
+        const ZydisDecodedOperand *o = &op[i];
+        bool hidden = i >= z->operand_count_visible;
+        if (o->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+            if (hidden || o->mem.type != ZYDIS_MEMOP_TYPE_MEM || !flat_segment(o->mem.segment))
+                return false;
+            mems++;
+        } else if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+            ZydisRegister r = o->reg.value;
+            if (r >= ZYDIS_REGISTER_XMM0 && r <= ZYDIS_REGISTER_XMM7)
+                xmms++;
+            else if (!is_gpr(r) || hidden || r == ZYDIS_REGISTER_ESP || r == ZYDIS_REGISTER_SP)
+                return false; /* MXCSR, MMX, or an implicit register */
+        } else if (o->type != ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+            return false;
+        }
+    }
+    return mems <= 1 && xmms > 0;
+}
+
+static enum rewrite emit_sse(tr_ctx *c, const ZydisDecodedInstruction *z,
+                             const ZydisDecodedOperand *op)
+{
+    if (!sse_copyable(z, op))
+        return RW_NONE;
+    tr_emit *e = c->e;
+    unsigned loaded = 0, written = 0;
+    for (unsigned i = 0; i < z->operand_count_visible; i++) {
+        if (op[i].type != ZYDIS_OPERAND_TYPE_REGISTER)
+            continue;
+        unsigned n = op[i].reg.value - ZYDIS_REGISTER_XMM0;
+        if (n >= 8)
+            continue;
+        if (!(loaded & (1u << n)))
+            emit2(e, ZYDIS_MNEMONIC_MOVDQU, emit_reg(ZYDIS_REGISTER_XMM0 + n),
+                  emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, FX_XMM_OFF(n), 16));
+        loaded |= 1u << n;
+        if (op[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)
+            written |= 1u << n;
+    }
+    if (!emit_copy(c, z, op))
+        return RW_NONE;
+    for (unsigned n = 0; n < 8; n++)
+        if (written & (1u << n))
+            emit2(e, ZYDIS_MNEMONIC_MOVDQU,
+                  emit_mem(R_STATE, ZYDIS_REGISTER_NONE, 0, FX_XMM_OFF(n), 16),
+                  emit_reg(ZYDIS_REGISTER_XMM0 + n));
+    c->b->seg_mask |= TR_USES_SSE;
+    return e->failed ? RW_NONE : RW_CONTINUE;
+}
+
 static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
                                  const ZydisDecodedOperand *op, uint32_t eip)
 {
@@ -627,6 +783,8 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
     default:
         if (z->meta.category == ZYDIS_CATEGORY_STRINGOP)
             return emit_string(c, z);
+        if (z->meta.isa_ext == ZYDIS_ISA_EXT_SSE || z->meta.isa_ext == ZYDIS_ISA_EXT_SSE2)
+            return emit_sse(c, z, op);
         break;
     }
     if (z->meta.category == ZYDIS_CATEGORY_COND_BR && is_relative_branch(z, op) &&
