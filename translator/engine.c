@@ -888,4 +888,9 @@ void tr_print_stats(const tr_engine *t, FILE *out)
     fprintf(out, "  shadow wipes        %llu, invlpg %llu, code downgrades %llu, emulated %llu\n",
             (unsigned long long)ss->wipes, (unsigned long long)ss->invlpgs,
             (unsigned long long)ss->downgrades, (unsigned long long)ss->emulated);
+    fprintf(out, "  shadow upgrades     %llu (%llu pages made writable in place); invlpg unmapped %llu,"
+            " re-mapped %llu, kept %llu\n",
+            (unsigned long long)ss->upgrades, (unsigned long long)ss->upgraded_pages,
+            (unsigned long long)ss->invlpg_drops, (unsigned long long)ss->invlpg_replaced,
+            (unsigned long long)ss->invlpg_kept);
 }
