@@ -63,6 +63,9 @@ typedef void (*tr_enter_fn)(cpu_state *cpu, uint8_t *window, const uint8_t *code
 /* cpu.tr_exit after a miss in the indirect-branch cache (block exits are >= TR_MAX_EXITS). */
 #define TR_EXIT_LOOKUP 1
 
+/* Indirect-branch caches: two for CPL 0-2, two for CPL 3 (current_jcache). */
+#define TR_NJCACHE 4
+
 struct tr_engine {
     cpu_state *cpu;
     tr_codecache cc;
@@ -74,9 +77,14 @@ struct tr_engine {
 
     /* Linear to physical for instruction fetch under paging, kept in step
      * with the CPU's TLB through its flush hook. */
-    struct { uint32_t tag, frame; } fetch[256];
+    struct { uint32_t tag, frame; bool global; } fetch[256];
     tr_block *hash[1u << HASH_BITS];
-    tr_jcache jcache[2];  /* indirect-branch caches: [0] CPL 0-2, [1] CPL 3 */
+    /* Indirect-branch caches: TR_NJCACHE of them, each for CPL 0-2 or CPL 3
+     * and one set of allowed block needs (current_jcache). */
+    tr_jcache jcache[TR_NJCACHE];
+    bool jcache_user[TR_NJCACHE];
+    uint64_t jcache_used[TR_NJCACHE]; /* when it was last picked (LRU) */
+    uint64_t jcache_clock;
     uint64_t code_epoch;  /* phys_mem.code_epoch they were last checked against */
     tr_block *blocks;     /* pool, in code-cache order */
     unsigned nblocks;
@@ -351,8 +359,8 @@ static unsigned hash_of(uint32_t paddr)
 
 static void flush_jcaches(tr_engine *t)
 {
-    jcache_flush(&t->jcache[0]);
-    jcache_flush(&t->jcache[1]);
+    for (int i = 0; i < TR_NJCACHE; i++)
+        jcache_flush(&t->jcache[i]);
 }
 
 static void flush_all(tr_engine *t)
@@ -384,6 +392,7 @@ static bool fetch_paddr(tr_engine *t, uint32_t eip, uint32_t *paddr)
             return false;
         t->fetch[i].tag = tag;
         t->fetch[i].frame = tr.paddr & ~0xfffu & cpu->mem->a20_mask;
+        t->fetch[i].global = tr.global;
     }
     *paddr = t->fetch[i].frame | (eip & 0xfff);
     return true;
@@ -400,15 +409,18 @@ static void on_tlb_flush(void *opaque, enum cpu_tlb_flush kind, uint32_t lin)
         flush_jcaches(t);
         break;
     case TLB_FLUSH_NONGLOBAL:
-        memset(t->fetch, 0, sizeof(t->fetch));
+        for (unsigned i = 0; i < 256; i++)
+            if (!t->fetch[i].global)
+                t->fetch[i].tag = 0;
         shadow_flush_nonglobal(&t->shadow);
-        flush_jcaches(t);
+        for (int i = 0; i < TR_NJCACHE; i++)
+            jcache_flush_nonglobal(&t->jcache[i]);
         break;
     case TLB_FLUSH_PAGE:
         t->fetch[(lin >> 12) & 255].tag = 0;
         shadow_invlpg(&t->shadow, &(pg_control){ t->cpu->cr0, t->cpu->cr3, t->cpu->cr4 }, lin);
-        jcache_flush_page(&t->jcache[0], lin);
-        jcache_flush_page(&t->jcache[1], lin);
+        for (int i = 0; i < TR_NJCACHE; i++)
+            jcache_flush_page(&t->jcache[i], lin);
         break;
     }
 }
@@ -541,13 +553,38 @@ static tr_jcache *current_jcache(tr_engine *t)
         t->code_epoch = cpu->mem->code_epoch;
         flush_jcaches(t);
     }
-    tr_jcache *j = &t->jcache[cpu->cpl == 3];
+    /*
+     * A table holds blocks whose needs (FS/GS usable, SSE allowed) were met
+     * when they were inserted.  Linux's kernel entry code runs with the
+     * user's FS until it loads its per-CPU segment, so the kernel
+     * alternates between two sets of allowed needs: each set gets its own
+     * table (two per privilege class) instead of a flush at every entry.
+     * A table whose needs are no longer met is flushed only if its blocks
+     * used what was lost.
+     */
+    bool user = cpu->cpl == 3;
     uint8_t allowed = segments_allowed(cpu);
-    if (j->seg_allowed != allowed) {
-        jcache_flush(j);
-        j->seg_allowed = allowed;
+    tr_jcache *j = NULL, *lru = NULL;
+    int pick = -1;
+    for (int i = 0; i < TR_NJCACHE; i++) {
+        if (t->jcache_user[i] != user)
+            continue;
+        if (t->jcache[i].seg_allowed == allowed) {
+            pick = i;
+            break;
+        }
+        if (!lru || t->jcache_used[i] < t->jcache_used[lru - t->jcache])
+            lru = &t->jcache[i];
     }
-    return j;
+    if (pick < 0) {
+        j = lru;
+        if (j->seg_allowed & ~allowed & j->seg_used)
+            jcache_flush(j);
+        j->seg_allowed = allowed;
+        pick = (int)(j - t->jcache);
+    }
+    t->jcache_used[pick] = ++t->jcache_clock;
+    return &t->jcache[pick];
 }
 
 static bool events_pending(const cpu_state *cpu)
@@ -696,7 +733,9 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
         else if (cpu->tr_exit)
             chain(t, cpu->tr_exit, b);
         tr_jcache *jc = current_jcache(t);
-        jcache_insert(jc, cpu->eip, (uintptr_t)b->code);
+        jcache_insert(jc, cpu->eip, (uintptr_t)b->code,
+                      (cpu->cr0 & CR0_PG) && t->fetch[(cpu->eip >> 12) & 255].global);
+        jc->seg_used |= b->seg_mask;
         if (cpu->cr0 & CR0_PG) {
             t->cur_shadow = cpu->cpl == 3 ? SHADOW_USER : SHADOW_SUPERVISOR;
             t->cur = &t->shadow.win[t->cur_shadow];
@@ -771,9 +810,12 @@ tr_engine *tr_new(cpu_state *cpu, char *err, size_t errlen)
         snprintf(err, errlen, "translator: cannot encode the trampolines");
         goto fail;
     }
-    if (jcache_init(&t->jcache[0], t->stubs.miss) < 0 || jcache_init(&t->jcache[1], t->stubs.miss) < 0) {
-        snprintf(err, errlen, "translator: out of memory");
-        goto fail;
+    for (int i = 0; i < TR_NJCACHE; i++) {
+        t->jcache_user[i] = i >= TR_NJCACHE / 2;
+        if (jcache_init(&t->jcache[i], t->stubs.miss) < 0) {
+            snprintf(err, errlen, "translator: out of memory");
+            goto fail;
+        }
     }
     t->code_epoch = cpu->mem->code_epoch;
     clear_stop_request(t);
@@ -810,8 +852,8 @@ void tr_free(tr_engine *t)
         t->cpu->tlb_hook = NULL;
         t->cpu->tlb_hook_opaque = NULL;
     }
-    jcache_destroy(&t->jcache[0]);
-    jcache_destroy(&t->jcache[1]);
+    for (int i = 0; i < TR_NJCACHE; i++)
+        jcache_destroy(&t->jcache[i]);
     shadow_destroy(&t->shadow);
     window_destroy(&t->window);
     tr_codecache_destroy(&t->cc);
@@ -858,10 +900,14 @@ void tr_print_stats(const tr_engine *t, FILE *out)
     fprintf(out, "  code cache flushes  %llu\n", (unsigned long long)s->cache_flushes);
     fprintf(out, "  chained exits       %llu, stop requests %llu\n", (unsigned long long)s->chains,
             (unsigned long long)s->kicks);
+    uint64_t inserts = 0, flushes = 0;
+    for (int i = 0; i < TR_NJCACHE; i++) {
+        inserts += t->jcache[i].inserts;
+        flushes += t->jcache[i].flushes;
+    }
     fprintf(out, "  indirect branches   %llu cache misses, %llu inserts, %llu flushes\n",
-            (unsigned long long)s->lookups,
-            (unsigned long long)(t->jcache[0].inserts + t->jcache[1].inserts),
-            (unsigned long long)(t->jcache[0].flushes + t->jcache[1].flushes));
+            (unsigned long long)s->lookups, (unsigned long long)inserts,
+            (unsigned long long)flushes);
     /* The six instructions translations stop at most often (not
      * counting control flow, which ends blocks by design). */
     unsigned top[6] = { 0 }; /* 0 (INVALID) counts blocks ended by a branch: left out */
