@@ -59,9 +59,17 @@ static int64_t imm32(uint64_t v)
  * (its jcc jumps there; the fall-through goes on in line). */
 typedef struct tr_side_exit {
     uint8_t *jcc_end;    /* writable address just past the jcc's rel32 */
+    uint8_t *count;      /* a forward jcc's in-line count moves (TR_COUNT_BYTES each), or NULL */
     uint32_t target;
     uint8_t n;           /* guest instructions done when it is taken */
 } tr_side_exit;
+
+/* lea r10, [r10 + disp32]: a count move whose displacement is patched
+ * once the block is known (4D 8D 92 disp32), and the 7-byte NOP that
+ * replaces it when it is not needed. */
+#define TR_COUNT_BYTES 7
+static const uint8_t count_lea[3] = { 0x4d, 0x8d, 0x92 };
+static const uint8_t nop7[TR_COUNT_BYTES] = { 0x0f, 0x1f, 0x80, 0, 0, 0, 0 };
 
 /* What the exits of the block being translated need to know. */
 typedef struct tr_ctx {
@@ -513,7 +521,8 @@ static uintptr_t insn_host_rx(const tr_ctx *c, int j)
  *
  * Any other target leaves through an exit emitted after the block
  * (emit_side_exits); a backward one probes here in line, where a stop
- * re-runs the jcc with the side table naming it.
+ * re-runs the jcc with the side table naming it.  A forward one that
+ * the block later reaches gets its count moves in line, around the jcc.
  */
 static enum rewrite emit_jcc(tr_ctx *c, ZydisMnemonic m, uint32_t target)
 {
@@ -531,8 +540,24 @@ static enum rewrite emit_jcc(tr_ctx *c, ZydisMnemonic m, uint32_t target)
         return RW_NONE;
     if (backward(c, target))
         emit_probe(c);
+    /* A forward target in the page may turn out to be in the block: room
+     * for its count moves around the jcc, so that the taken edge is one
+     * host jcc (emit_side_exits patches them, or makes them NOPs). */
+    uint32_t off = target - c->b->eip;
+    uint8_t *count = NULL;
+    if (off > c->off && off < c->avail) {
+        count = e->p;
+        emit_bytes(e, count_lea, 3);
+        emit_bytes(e, nop7 + 3, 4);
+    }
     emit_branch(e, m, emit_rx_here(e)); /* rel32 patched by emit_side_exits */
-    c->side_exits[c->nside++] = (tr_side_exit){ .jcc_end = e->p, .target = target, .n = (uint8_t)c->n };
+    uint8_t *jcc_end = e->p;
+    if (count) {
+        emit_bytes(e, count_lea, 3);
+        emit_bytes(e, nop7 + 3, 4);
+    }
+    c->side_exits[c->nside++] = (tr_side_exit){ .jcc_end = jcc_end, .count = count,
+                                                 .target = target, .n = (uint8_t)c->n };
     return e->failed ? RW_NONE : RW_CONTINUE;
 }
 
@@ -570,9 +595,21 @@ static void emit_side_exits(tr_ctx *c)
     unsigned ninsns = c->n;
     for (unsigned i = 0; i < c->nside; i++) {
         const tr_side_exit *x = &c->side_exits[i];
-        int32_t rel = (int32_t)((intptr_t)emit_rx_here(e) - (intptr_t)(x->jcc_end + e->rx_delta));
-        memcpy(x->jcc_end - 4, &rel, 4);
         int j = x->target - c->b->eip < 0x1000u ? insn_at(c, x->target, ninsns) : -1;
+        uintptr_t to = j >= 0 && x->count ? insn_host_rx(c, j) : emit_rx_here(e);
+        int32_t rel = (int32_t)((intptr_t)to - (intptr_t)(x->jcc_end + e->rx_delta));
+        memcpy(x->jcc_end - 4, &rel, 4);
+        if (x->count) {
+            /* the moves around the jcc: R10 + j is the count at j */
+            int32_t there = (int32_t)x->n - j, back = -there;
+            if (j >= 0) {
+                memcpy(x->count + 3, &there, 4);
+                memcpy(x->jcc_end + 3, &back, 4);
+                continue;
+            }
+            memcpy(x->count, nop7, TR_COUNT_BYTES);
+            memcpy(x->jcc_end, nop7, TR_COUNT_BYTES);
+        }
         if (j >= 0) {
             emit_count_by(c, (int)x->n - j);
             emit_branch(e, ZYDIS_MNEMONIC_JMP, insn_host_rx(c, j));
