@@ -509,34 +509,26 @@ static bool translatable(const cpu_state *cpu)
            !((cpu->cr0 & CR0_AM) && (cpu->eflags & FL_AC) && cpu->cpl == 3);
 }
 
-/* May a block with these needs (seg_mask) run now?  FS/GS accesses are
- * translated without limit or type checks, so the segments must be
- * present, writable, expand-up data of 4 GiB; SSE instructions run
- * natively, so they must not fault for the CPU's state (#UD with CR0.EM
- * set or CR4.OSFXSR clear, #NM with CR0.TS set: cpu/fpu.c fpu_check). */
-static bool segments_allow(const cpu_state *cpu, uint8_t seg_mask)
+/* The block needs (TR_USES_* bits, tr_block.seg_mask) the CPU meets now.
+ * FS/GS accesses are translated without limit or type checks, so the
+ * segment must be present, writable, expand-up data of 4 GiB; SSE
+ * instructions run natively, so they must not fault for the CPU's state
+ * (#UD with CR0.EM set or CR4.OSFXSR clear, #NM with CR0.TS set:
+ * cpu/fpu.c fpu_check). */
+static uint8_t needs_met(const cpu_state *cpu)
 {
-    static const int sreg[2] = { S_FS, S_GS };
+    static const struct { int sreg; uint8_t bit; } segs[2] = { { S_FS, TR_USES_FS },
+                                                               { S_GS, TR_USES_GS } };
+    uint8_t met = 0;
     for (int i = 0; i < 2; i++) {
-        if (!(seg_mask & (1u << i)))
-            continue;
-        const cpu_segment *s = &cpu->seg[sreg[i]];
-        if ((s->flags & (SEGF_P | SEGF_S | SEGF_CODE | SEGF_CONFORM | SEGF_RW)) !=
-                (SEGF_P | SEGF_S | SEGF_RW) || s->limit != 0xffffffffu)
-            return false;
+        const cpu_segment *s = &cpu->seg[segs[i].sreg];
+        if ((s->flags & (SEGF_P | SEGF_S | SEGF_CODE | SEGF_CONFORM | SEGF_RW)) ==
+                (SEGF_P | SEGF_S | SEGF_RW) && s->limit == 0xffffffffu)
+            met |= segs[i].bit;
     }
-    if ((seg_mask & TR_USES_SSE) &&
-        ((cpu->cr0 & (CR0_EM | CR0_TS)) || !(cpu->cr4 & CR4_OSFXSR)))
-        return false;
-    return true;
-}
-
-/* The blocks that may run now (TR_USES_* bits). */
-static uint8_t segments_allowed(const cpu_state *cpu)
-{
-    return (segments_allow(cpu, TR_USES_FS) ? TR_USES_FS : 0) |
-           (segments_allow(cpu, TR_USES_GS) ? TR_USES_GS : 0) |
-           (segments_allow(cpu, TR_USES_SSE) ? TR_USES_SSE : 0);
+    if (!(cpu->cr0 & (CR0_EM | CR0_TS)) && (cpu->cr4 & CR4_OSFXSR))
+        met |= TR_USES_SSE;
+    return met;
 }
 
 /*
@@ -563,25 +555,21 @@ static tr_jcache *current_jcache(tr_engine *t)
      * used what was lost.
      */
     bool user = cpu->cpl == 3;
-    uint8_t allowed = segments_allowed(cpu);
-    tr_jcache *j = NULL, *lru = NULL;
-    int pick = -1;
-    for (int i = 0; i < TR_NJCACHE; i++) {
+    uint8_t allowed = needs_met(cpu);
+    int pick = -1, lru = -1;
+    for (int i = 0; i < TR_NJCACHE && pick < 0; i++) {
         if (t->jcache_user[i] != user)
             continue;
-        if (t->jcache[i].seg_allowed == allowed) {
+        if (t->jcache[i].seg_allowed == allowed)
             pick = i;
-            break;
-        }
-        if (!lru || t->jcache_used[i] < t->jcache_used[lru - t->jcache])
-            lru = &t->jcache[i];
+        else if (lru < 0 || t->jcache_used[i] < t->jcache_used[lru])
+            lru = i;
     }
     if (pick < 0) {
-        j = lru;
+        tr_jcache *j = &t->jcache[pick = lru];
         if (j->seg_allowed & ~allowed & j->seg_used)
             jcache_flush(j);
         j->seg_allowed = allowed;
-        pick = (int)(j - t->jcache);
     }
     t->jcache_used[pick] = ++t->jcache_clock;
     return &t->jcache[pick];
@@ -723,7 +711,7 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
             if (!b)
                 b = translate(t, cpu->eip, paddr);
         }
-        if (!b || !b->ninsns || !segments_allow(cpu, b->seg_mask)) {
+        if (!b || !b->ninsns || (b->seg_mask & ~needs_met(cpu))) {
             if (!interp_step(t, &why))
                 goto out;
             continue;

@@ -509,6 +509,16 @@ static uintptr_t insn_host_rx(const tr_ctx *c, int j)
     return (uintptr_t)(c->e->start + c->e->rx_delta) + c->b->side[j].host_off;
 }
 
+/* A branch back to instruction j of the block (a loop): probe for stop
+ * requests, move R10 by the instructions it repeats (the count at j is
+ * R10 + j), jump to j's host code. */
+static void emit_branch_back(tr_ctx *c, ZydisMnemonic m, int j)
+{
+    emit_probe(c);
+    emit_count_by(c, (int)c->n - j);
+    emit_branch(c->e, m, insn_host_rx(c, j));
+}
+
 /*
  * Jcc rel: the block goes on through the fall-through edge (a superblock),
  * so a not-taken branch costs the host one not-taken jcc.
@@ -529,11 +539,8 @@ static enum rewrite emit_jcc(tr_ctx *c, ZydisMnemonic m, uint32_t target)
     tr_emit *e = c->e;
     int j = target - c->b->eip < 0x1000u ? insn_at(c, target, c->n) : -1;
     if (j >= 0) {
-        int skipped = (int)c->n - j;
-        emit_probe(c);
-        emit_count_by(c, skipped);
-        emit_branch(e, m, insn_host_rx(c, j));
-        emit_count_by(c, -skipped);
+        emit_branch_back(c, m, j);
+        emit_count_by(c, j - (int)c->n); /* the fall-through: undone */
         return RW_CONTINUE;
     }
     if (c->nside == TR_MAX_BLOCK_INSNS)
@@ -573,9 +580,7 @@ static enum rewrite emit_jmp(tr_ctx *c, uint32_t target)
     uint32_t off = target - c->b->eip;
     int j = off < 0x1000u ? insn_at(c, target, c->n) : -1;
     if (j >= 0) {
-        emit_probe(c);
-        emit_count_by(c, (int)c->n - j);
-        emit_branch(c->e, ZYDIS_MNEMONIC_JMP, insn_host_rx(c, j));
+        emit_branch_back(c, ZYDIS_MNEMONIC_JMP, j);
         return RW_ENDS_BLOCK;
     }
     if (off > c->off && off < c->avail) {
