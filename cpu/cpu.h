@@ -167,6 +167,18 @@ typedef struct cpu_state {
     /* x87/MMX/SSE state as an FXSAVE image: loaded into the host FPU to run
      * those instructions natively (fpu.c). */
     uint8_t fxsave[512] __attribute__((aligned(16)));
+    /* The translator's x87 bookkeeping (translator/fpu_live.h): while
+     * translated code holds the guest's FPU registers in the host's, the
+     * image above is stale and these record what its instructions did. */
+    struct {
+        uint8_t ptrs[32] __attribute__((aligned(8))); /* image bytes 0-31 at the load: the
+                                                         pointers (6-23) as the guest's x87
+                                                         instructions update them, MXCSR_MASK */
+        uint8_t live;      /* the host FPU holds the guest's registers */
+        uint8_t ip_set;    /* an x87 instruction set FOP/FIP: FCS is CS's selector */
+        uint8_t dp_sreg;   /* 1 + segment register of the last x87 memory operand, or 0 */
+        uint32_t host_mxcsr; /* what the host's C code runs with */
+    } tr_fpu;
 
     enum cpu_run_state run_state;
     bool intr;           /* level of the INTR pin */

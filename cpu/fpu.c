@@ -288,9 +288,11 @@ static void fpu_run_native(cpu_state *cpu, cpu_insn *in)
     }
 
     /* An x87 store that raised an unmasked exception stores nothing
-     * (Vol. 1 §8.5: "the destination is not modified"); it was pending-
-     * free before it ran (fpu_check), so anything pending is its own. */
-    if (cls == FPU_X87 && fpu_x87_pending(fx))
+     * (Vol. 1 §8.5: "the destination is not modified") — except for the
+     * precision exception alone, whose rounded result is stored (§8.5.6);
+     * it was pending-free before it ran (fpu_check), so anything pending
+     * is its own. */
+    if (cls == FPU_X87 && (fpu_x87_pending(fx) & ~FSW_PE))
         mwrite = false;
 
     /* Commit: memory first (checked above), then registers. */

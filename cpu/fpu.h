@@ -39,6 +39,7 @@ enum {
 
 /* x87 status word (SDM Vol. 1 §8.1.3) */
 #define FSW_IE 0x0001u
+#define FSW_PE 0x0020u
 #define FSW_EXC 0x003fu  /* IE DE ZE OE UE PE: the maskable flags */
 #define FSW_SF 0x0040u
 #define FSW_ES 0x0080u

@@ -36,6 +36,7 @@ typedef struct tr_side {
 #define TR_USES_FS 1
 #define TR_USES_GS 2
 #define TR_USES_SSE 4  /* runs only while SSE may execute (translate.c emit_sse) */
+#define TR_USES_X87 8  /* runs only while x87 instructions may execute (translate.c emit_x87) */
 
 /* A direct exit: its jmp rel32 can be patched to go straight to the
  * target block (chaining). */
@@ -52,7 +53,7 @@ typedef struct tr_block {
     uint8_t *code;       /* executable view */
     uint32_t code_len;
     uint8_t nexits;
-    uint8_t seg_mask;    /* TR_USES_*: runs only while FS/GS are 4 GiB data, SSE may run */
+    uint8_t seg_mask;    /* TR_USES_*: runs only while FS/GS are 4 GiB data, SSE or x87 may run */
     tr_exit_slot exits[TR_MAX_EXITS];
     tr_side side[TR_MAX_BLOCK_INSNS];
     struct tr_block *next;
@@ -64,6 +65,7 @@ typedef struct tr_stubs {
     uintptr_t exit;      /* blocks jump here after storing the next guest EIP */
     uintptr_t lookup;    /* r8d = target EIP: through the indirect-branch cache (jcache.h) */
     uintptr_t miss;      /* ... its way out to the dispatcher, where empty slots lead */
+    uintptr_t fpu_load;  /* called before an x87 instruction: the guest's FPU state loaded (fpu_live.h) */
     uintptr_t cache;     /* the code cache's first byte: -d trace prints block offsets from it,
                           * the offsets perf reports in "memfd:btvm-code" */
 } tr_stubs;

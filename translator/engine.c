@@ -45,6 +45,7 @@
 #include "translator/block.h"
 #include "translator/codecache.h"
 #include "translator/emit.h"
+#include "translator/fpu_live.h"
 #include "translator/hot.h"
 #include "translator/jcache.h"
 #include "translator/translate.h"
@@ -207,6 +208,7 @@ static int emit_trampolines(tr_engine *t)
     emit2(&e, ZYDIS_MNEMONIC_AND, R(R9D), emit_imm((int32_t)~TR_HOST_FLAGS));
     emit2(&e, ZYDIS_MNEMONIC_OR, R(R9D), R(R8D));
     emit2(&e, ZYDIS_MNEMONIC_MOV, STATE_MEM(fl), R(R9D));
+    fpu_live_emit_save(&e); /* the flags are stored: free to use */
     emit2(&e, ZYDIS_MNEMONIC_MOV, ICOUNT_MEM, R(R10));
     emit2(&e, ZYDIS_MNEMONIC_ADD, R(RSP), emit_imm(8));
     for (int i = 5; i >= 0; i--)
@@ -214,6 +216,8 @@ static int emit_trampolines(tr_engine *t)
     emit0(&e, ZYDIS_MNEMONIC_RET);
 
     emit_lookup_stub(t, &e);
+    t->stubs.fpu_load = emit_rx_here(&e);
+    fpu_live_emit_load_stub(&e);
     if (e.failed)
         return -1;
     tr_codecache_commit(&t->cc, emit_size(&e));
@@ -248,10 +252,13 @@ static const int greg_of[8] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX,
 /* Leave translated code from the signal handler: the guest state from the
  * signal context, at guest eip with `done` of the block's instructions
  * completed beyond R10's count; tr_exec() takes it from there. */
-static void leave_code(tr_engine *t, const greg_t *g, uint32_t eip, unsigned done, uintptr_t addr,
-                       int sig, bool repeatable)
+static void leave_code(tr_engine *t, const ucontext_t *uc, uint32_t eip, unsigned done,
+                       uintptr_t addr, int sig, bool repeatable)
 {
     cpu_state *cpu = t->cpu;
+    const greg_t *g = uc->uc_mcontext.gregs;
+    if (cpu->tr_fpu.live)
+        fpu_live_from_frame(cpu, uc);
     for (int r = 0; r < 8; r++)
         cpu->regs[r] = (uint32_t)g[greg_of[r]];
     cpu->eflags = (cpu->eflags & ~TR_HOST_FLAGS) | ((uint32_t)g[REG_EFL] & TR_HOST_FLAGS);
@@ -275,7 +282,7 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
         (uintptr_t)si->si_addr - (uintptr_t)t->cc.poll < 4096) {
         /* a stop met by the lookup stub's probe: between two instructions,
          * at the branch target in r8d, every count done */
-        leave_code(t, g, (uint32_t)g[REG_R8], 0, (uintptr_t)t->cc.poll, SIGSEGV, false);
+        leave_code(t, uc, (uint32_t)g[REG_R8], 0, (uintptr_t)t->cc.poll, SIGSEGV, false);
     }
     if (!b) {
         /* Not the guest's: a bug in btvm itself.  Die the default way. */
@@ -303,7 +310,7 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
     } else if (sig == SIGSEGV && t->cur_shadow < 0 && addr - (uintptr_t)t->cur->base < (1ull << 32)) {
         emulated = true; /* the flat window: ROM, MMIO, unassigned or a code page */
     }
-    leave_code(t, g, b->eip + b->side[i].guest_off, i, addr, sig, emulated || sig == SIGFPE);
+    leave_code(t, uc, b->eip + b->side[i].guest_off, i, addr, sig, emulated || sig == SIGFPE);
 }
 
 /* The kick timer: ask translated code to stop at the next block entry. */
@@ -528,6 +535,8 @@ static uint8_t needs_met(const cpu_state *cpu)
     }
     if (!(cpu->cr0 & (CR0_EM | CR0_TS)) && (cpu->cr4 & CR4_OSFXSR))
         met |= TR_USES_SSE;
+    if (!(cpu->cr0 & (CR0_EM | CR0_TS)))
+        met |= TR_USES_X87;
     return met;
 }
 
@@ -742,6 +751,8 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
         }
         ((tr_enter_fn)t->stubs.enter)(cpu, t->cur->base, b->code, jc->slots);
         t->in_code = 0;
+        if (cpu->tr_fpu.live)
+            fpu_live_commit(cpu);
         cpu->inhibit_irq = false; /* the shadow covered the block's first instruction */
     }
 out:
@@ -779,6 +790,7 @@ tr_engine *tr_new(cpu_state *cpu, char *err, size_t errlen)
         return NULL;
     }
     t->cpu = cpu;
+    cpu->tr_fpu.host_mxcsr = __builtin_ia32_stmxcsr();
     t->blocks = calloc(MAX_BLOCKS, sizeof(tr_block));
     if (!t->blocks || tr_codecache_init(&t->cc, CODE_CACHE_SIZE) < 0) {
         snprintf(err, errlen, "translator: cannot allocate the code cache: %s", strerror(errno));

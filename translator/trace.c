@@ -156,6 +156,19 @@ static void print_reason(FILE *out, enum tr_how how, const ZydisDecodedInstructi
         }
         bool rel = z->operand_count_visible == 1 && op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
                    op[0].imm.is_relative;
+        if (z->meta.isa_ext == ZYDIS_ISA_EXT_X87 || z->mnemonic == ZYDIS_MNEMONIC_FWAIT) {
+            const cpu_op_row *row = cpu_op_lookup(z->mnemonic);
+            fprintf(out, "x87 on the guest's registers in the host FPU (loaded by the first x87 "
+                         "instruction, saved on the way back to C)%s",
+                    row && row->tr_class == TR_IDENTICAL
+                        ? "; then the guest's last-instruction pointers" : "");
+            return;
+        }
+        if (z->meta.isa_ext == ZYDIS_ISA_EXT_SSE || z->meta.isa_ext == ZYDIS_ISA_EXT_SSE2) {
+            fprintf(out, "SSE on the guest's XMM registers, loaded from and stored to its FXSAVE "
+                         "image");
+            return;
+        }
         for (size_t i = 0; i < sizeof(rewrite_reasons) / sizeof(rewrite_reasons[0]); i++) {
             const struct rewrite_reason *r = &rewrite_reasons[i];
             if (r->mnemonic == z->mnemonic &&
@@ -205,6 +218,12 @@ static const struct state_field {
     { offsetof(cpu_state, tr_exit), "cpu.tr_exit: the exit taken" },
     { offsetof(cpu_state, stats.instructions), "cpu.stats.instructions" },
     { offsetof(cpu_state, tr_poll), "cpu.tr_poll: the stop-request probe" },
+    { offsetof(cpu_state, tr_fpu.live), "cpu.tr_fpu.live: guest FPU registers loaded" },
+    { offsetof(cpu_state, tr_fpu.ptrs) + 6, "guest x87 FOP" },
+    { offsetof(cpu_state, tr_fpu.ptrs) + 8, "guest x87 FIP" },
+    { offsetof(cpu_state, tr_fpu.ptrs) + 16, "guest x87 FDP" },
+    { offsetof(cpu_state, tr_fpu.ip_set), "FCS := CS selector" },
+    { offsetof(cpu_state, tr_fpu.dp_sreg), "FDS := selector of segment n - 1" },
     { offsetof(cpu_state, seg) + S_FS * sizeof(cpu_segment) + offsetof(cpu_segment, base),
       "FS base" },
     { offsetof(cpu_state, seg) + S_GS * sizeof(cpu_segment) + offsetof(cpu_segment, base),
@@ -242,7 +261,7 @@ static void print_host(FILE *out, csh cs, const tr_block *b, unsigned from, unsi
             snprintf(bytes + 3 * j, sizeof(bytes) - 3 * j, "%02x ", hi[i].bytes[j]);
         snprintf(ops, sizeof(ops), "%s", hi[i].op_str);
         const cs_x86 *x = &hi[i].detail->x86;
-        bool branch = cs_insn_group(cs, &hi[i], CS_GRP_JUMP);
+        bool branch = cs_insn_group(cs, &hi[i], CS_GRP_JUMP) || cs_insn_group(cs, &hi[i], CS_GRP_CALL);
         const char *note = NULL;
         if (branch && x->op_count == 1 && x->operands[0].type == X86_OP_IMM) {
             uint64_t rel = (uint64_t)x->operands[0].imm;
@@ -250,6 +269,8 @@ static void print_host(FILE *out, csh cs, const tr_block *b, unsigned from, unsi
                 snprintf(ops, sizeof(ops), "<exit trampoline>");
             else if ((uintptr_t)b->code + rel == stubs->lookup)
                 snprintf(ops, sizeof(ops), "<indirect-branch cache lookup>");
+            else if ((uintptr_t)b->code + rel == stubs->fpu_load)
+                snprintf(ops, sizeof(ops), "<load the guest's FPU registers>");
             else if (rel < b->code_len)
                 snprintf(ops, sizeof(ops), "+%03x", (unsigned)rel);
         } else {

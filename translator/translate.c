@@ -34,7 +34,9 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/operand.h"
 #include "cpu/ops.h"
+#include "translator/fpu_live.h"
 
 #define R_STATE  ZYDIS_REGISTER_R13
 #define R_WINDOW ZYDIS_REGISTER_R15
@@ -81,6 +83,7 @@ typedef struct tr_ctx {
     bool probed;         /* the current instruction has probed already */
     unsigned nside;
     tr_side_exit side_exits[TR_MAX_BLOCK_INSNS];
+    const uint8_t *code; /* the page's bytes from the block's first */
     unsigned off, avail; /* the current instruction's offset in the page's bytes, their end */
     unsigned follow;     /* RW_FOLLOW: the offset translation goes on at */
 } tr_ctx;
@@ -738,6 +741,91 @@ static enum rewrite emit_sse(tr_ctx *c, const ZydisDecodedInstruction *z,
     return e->failed ? RW_NONE : RW_CONTINUE;
 }
 
+/*
+ * x87 instructions run as the host's own on the guest's registers, loaded
+ * into the host FPU by the first one met and kept there until translated
+ * code returns to C (fpu_live.h).  Those the interpreter runs natively
+ * (cpu/fpu.c: arithmetic, loads and stores, compares, transcendentals)
+ * then record the guest's last-instruction pointers; of the control
+ * instructions, those that only read or write the live registers (FWAIT,
+ * FLDCW, FNSTCW, FNSTSW) are copied too.  The rest — FNINIT, FNCLEX and
+ * the environment loads and stores, whose formats depend on the guest's
+ * mode — stay on the interpreter.  The block runs only while CR0.EM and
+ * CR0.TS are clear (TR_USES_X87): no #NM to raise.
+ */
+static bool x87_operands_ok(const ZydisDecodedInstruction *z, const ZydisDecodedOperand *op)
+{
+    for (unsigned i = 0; i < z->operand_count; i++) {
+        const ZydisDecodedOperand *o = &op[i];
+        if (o->type == ZYDIS_OPERAND_TYPE_MEMORY) {
+            if (i >= z->operand_count_visible || o->mem.type != ZYDIS_MEMOP_TYPE_MEM ||
+                !flat_segment(o->mem.segment))
+                return false;
+        } else if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+            ZydisRegister r = o->reg.value;
+            if (!(r >= ZYDIS_REGISTER_ST0 && r <= ZYDIS_REGISTER_ST7) && r != ZYDIS_REGISTER_AX &&
+                r != ZYDIS_REGISTER_X87CONTROL && r != ZYDIS_REGISTER_X87STATUS &&
+                r != ZYDIS_REGISTER_X87TAG && r != ZYDIS_REGISTER_EFLAGS &&
+                r != ZYDIS_REGISTER_FLAGS)
+                return false;
+        } else if (o->type != ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static enum rewrite emit_x87(tr_ctx *c, const ZydisDecodedInstruction *z,
+                             const ZydisDecodedOperand *op, uint32_t eip)
+{
+    bool control;
+    switch (z->mnemonic) {
+    case ZYDIS_MNEMONIC_FWAIT: case ZYDIS_MNEMONIC_FLDCW: case ZYDIS_MNEMONIC_FNSTCW:
+    case ZYDIS_MNEMONIC_FNSTSW:
+        control = true;
+        break;
+    default: {
+        const cpu_op_row *row = cpu_op_lookup(z->mnemonic);
+        if (!row || row->tr_class != TR_IDENTICAL || z->meta.isa_ext != ZYDIS_ISA_EXT_X87)
+            return RW_NONE;
+        control = false;
+    }
+    }
+    if (z->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY || z->address_width != 32 ||
+        (z->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_CS) || !x87_operands_ok(z, op))
+        return RW_NONE;
+    tr_emit *e = c->e;
+    fpu_live_emit_ensure(e, c->stubs->fpu_load);
+    if (!emit_copy(c, z, op))
+        return RW_NONE;
+    if (!control) {
+        /* FOP: the low 3 bits of the D8-DF opcode and the ModRM byte */
+        const uint8_t *bytes = c->code + c->off + z->raw.prefix_count;
+        uint16_t fop = (uint16_t)((bytes[0] & 7) << 8 | bytes[1]);
+        ZydisRegister off = ZYDIS_REGISTER_NONE;
+        int sreg = 0;
+        for (unsigned i = 0; i < z->operand_count_visible; i++) {
+            const ZydisDecodedOperandMem *m = &op[i].mem;
+            if (op[i].type != ZYDIS_OPERAND_TYPE_MEMORY)
+                continue;
+            /* the offset again (the instruction changes no GPR it uses) */
+            off = R_T32;
+            if (m->base == ZYDIS_REGISTER_NONE && m->index == ZYDIS_REGISTER_NONE)
+                emit2(e, ZYDIS_MNEMONIC_MOV, emit_reg(off), emit_imm(imm32(m->disp.value)));
+            else
+                emit2(e, ZYDIS_MNEMONIC_LEA, emit_reg(off),
+                      emit_mem(host64(m->base), host64(m->index), m->scale,
+                               (int32_t)m->disp.value, 8));
+            sreg = cpu_sreg_index(m->segment);
+            if (sreg < 0)
+                sreg = S_DS;
+        }
+        fpu_live_emit_pointers(e, fop, eip, off, sreg);
+    }
+    c->b->seg_mask |= TR_USES_X87;
+    return e->failed ? RW_NONE : RW_CONTINUE;
+}
+
 static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
                                  const ZydisDecodedOperand *op, uint32_t eip)
 {
@@ -827,6 +915,8 @@ static enum rewrite emit_rewrite(tr_ctx *c, const ZydisDecodedInstruction *z,
             return emit_string(c, z);
         if (z->meta.isa_ext == ZYDIS_ISA_EXT_SSE || z->meta.isa_ext == ZYDIS_ISA_EXT_SSE2)
             return emit_sse(c, z, op);
+        if (z->meta.isa_ext == ZYDIS_ISA_EXT_X87 || z->mnemonic == ZYDIS_MNEMONIC_FWAIT)
+            return emit_x87(c, z, op, eip);
         break;
     }
     if (z->meta.category == ZYDIS_CATEGORY_COND_BR && is_relative_branch(z, op) &&
@@ -845,7 +935,7 @@ unsigned tr_translate(tr_block *b, tr_emit *e, const uint8_t *code, unsigned ava
     ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
     ZydisDecodedInstruction z;
     ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
-    tr_ctx c = { .e = e, .stubs = stubs, .b = b, .block_id = block_id, .n = 0 };
+    tr_ctx c = { .e = e, .stubs = stubs, .b = b, .block_id = block_id, .n = 0, .code = code };
     unsigned off = 0;
     bool ended_by_branch = false;
     b->eip = eip;

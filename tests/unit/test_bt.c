@@ -522,6 +522,170 @@ static void test_sse_block_waits_for_cr0_ts(void **state)
     harness_free(ref);
 }
 
+/* x87 code runs natively on the guest's registers, loaded into the host
+ * FPU by the first x87 instruction and saved when translated code
+ * returns (translator/fpu_live.h): same registers, flags, memory and
+ * FXSAVE image — last-instruction pointers included — as the
+ * interpreter, which runs each instruction in a thunk. */
+static const char x87_program[] =
+    "    mov esi, 0x20000\n"
+    "    mov dword [esi], 0x54442d18\n"      /* pi as a double */
+    "    mov dword [esi+4], 0x400921fb\n"
+    "    mov dword [esi+16], -7\n"
+    "    fninit\n"                          /* interpreted: ends the block */
+    "    fld1\n"
+    "    fldpi\n"
+    "    faddp st1, st0\n"
+    "    fld qword [esi]\n"
+    "    fmul st0, st1\n"
+    "    fstp qword [esi+8]\n"
+    "    fild dword [esi+16]\n"
+    "    fistp dword [esi+20]\n"
+    "    fnstcw [esi+24]\n"                 /* (int) of a double, as gcc -m32 does it */
+    "    movzx eax, word [esi+24]\n"
+    "    or ah, 0x0c\n"
+    "    mov [esi+26], ax\n"
+    "    fldcw [esi+26]\n"
+    "    fld qword [esi+8]\n"
+    "    fistp dword [esi+28]\n"
+    "    fldcw [esi+24]\n"
+    "    fldz\n"
+    "    fcomip st0, st1\n"
+    "    setb cl\n"
+    "    fnstsw ax\n"
+    "    fld dword [esp-64]\n"             /* SS: FDS is SS's selector */
+    "    fxch st1\n"
+    "    hlt\n";
+
+static void run_x87(harness *h, tr_engine *t, const char *program)
+{
+    harness_asm(h, program);
+    if (t)
+        assert_int_equal(run_bt(t), CPU_EXIT_HALT);
+    else
+        assert_int_equal(harness_run(h, 1u << 20), CPU_EXIT_HALT);
+}
+
+static void assert_same_machine(harness *h, harness *ref)
+{
+    for (int r = 0; r < 8; r++)
+        assert_int_equal(h->cpu.regs[r], ref->cpu.regs[r]);
+    assert_int_equal(h->cpu.eip, ref->cpu.eip);
+    assert_int_equal(h->cpu.eflags, ref->cpu.eflags);
+    assert_int_equal(h->cpu.stats.exceptions, ref->cpu.stats.exceptions);
+    assert_memory_equal(h->cpu.fxsave, ref->cpu.fxsave, 288);
+    for (uint32_t a = 0x20000; a < 0x20200; a += 4)
+        assert_int_equal(harness_peek32(h, a), harness_peek32(ref, a));
+    for (uint32_t a = HARNESS_STACK - 64; a < HARNESS_STACK; a += 4)
+        assert_int_equal(harness_peek32(h, a), harness_peek32(ref, a));
+}
+
+static void test_x87_instructions(void **state)
+{
+    (void)state;
+    harness *ref = harness_new(HARNESS_FLAT32);
+    run_x87(ref, NULL, x87_program);
+    harness *h = harness_new(HARNESS_FLAT32);
+    tr_engine *t = new_engine(h);
+    run_x87(h, t, x87_program);
+    assert_same_machine(h, ref);
+    assert_int_equal(harness_peek32(h, 0x20014), (uint32_t)-7);
+    assert_int_equal(harness_peek32(h, 0x2001c), 13); /* (int)((1 + pi) * pi), truncated */
+    assert_int_equal(h->cpu.regs[R_ECX] & 0xff, 1);   /* 0 < 1 + pi */
+    /* the pointers name the last x87 instruction with a memory operand */
+    assert_int_not_equal(h->cpu.fxsave[8] | h->cpu.fxsave[16], 0);
+    /* everything but fninit (and the hlt) translated: 4 before, 22 after */
+    const tr_stats *s = tr_get_stats(t);
+    assert_int_equal(s->insns_identical + s->insns_rewritten, 4 + 22);
+    tr_free(t);
+    harness_free(h);
+    harness_free(ref);
+}
+
+/* A host fault in the middle of x87 code leaves translated code with the
+ * registers the host FPU held (from the signal frame): here an operand in
+ * unassigned physical memory, which the interpreter reads (all ones). */
+static void test_x87_state_survives_a_fault(void **state)
+{
+    (void)state;
+    static const char program[] =
+        "    fld1\n"
+        "    fadd st0, st0\n"
+        "    fld qword [0x0ff00000]\n"
+        "    fstp qword [0x20000]\n"
+        "    fstp qword [0x20008]\n"
+        "    hlt\n";
+    harness *ref = harness_new(HARNESS_FLAT32);
+    run_x87(ref, NULL, program);
+    harness *h = harness_new(HARNESS_FLAT32);
+    tr_engine *t = new_engine(h);
+    run_x87(h, t, program);
+    assert_same_machine(h, ref);
+    assert_int_equal(harness_peek32(h, 0x2000c), 0x40000000); /* 2.0 */
+    assert_true(tr_get_stats(t)->traps >= 1);
+    tr_free(t);
+    harness_free(h);
+    harness_free(ref);
+}
+
+/* An unmasked x87 exception is taken by the next waiting x87 instruction:
+ * in translated code the host raises it (SIGFPE) at that instruction, and
+ * the guest's #MF comes from the same place with the same state. */
+static void test_x87_unmasked_exception_is_mf(void **state)
+{
+    (void)state;
+    static const char program[] =
+        "    lidt [idtr]\n"
+        "    mov word [0x20000], 0x037b\n"     /* ZE unmasked */
+        "    fninit\n"
+        "    fldcw [0x20000]\n"
+        "    fld1\n"
+        "    fldz\n"
+        "    fdivp st1, st0\n"                 /* ZE: pending */
+        "    fld1\n"                           /* #MF before this one */
+        "    hlt\n"
+        "mf: mov dword [0x20100], 16\n"
+        "    hlt\n"
+        "align 8\n"
+        "idt: times 16 dq 0\n"
+        "    dw ((mf - $$) + 0x10000) & 0xffff, 0x08, 0x8e00, ((mf - $$) + 0x10000) >> 16\n"
+        "idtr: dw 17 * 8 - 1\n"
+        "    dd idt\n";
+    harness *ref = harness_new(HARNESS_FLAT32);
+    run_x87(ref, NULL, program);
+    harness *h = harness_new(HARNESS_FLAT32);
+    tr_engine *t = new_engine(h);
+    run_x87(h, t, program);
+    assert_same_machine(h, ref);
+    assert_int_equal(harness_peek32(h, 0x20100), 16);
+    assert_int_equal(ref->cpu.stats.exceptions, 1);
+    tr_free(t);
+    harness_free(h);
+    harness_free(ref);
+}
+
+/* With CR0.TS set an x87 instruction raises #NM: its block must not run
+ * translated. */
+static void test_x87_block_waits_for_cr0_ts(void **state)
+{
+    (void)state;
+    harness *ref = harness_new(HARNESS_FLAT32);
+    harness_asm(ref, "fld1\n hlt\n");
+    ref->cpu.cr0 |= CR0_TS;
+    enum cpu_exit want = harness_run(ref, 1000);
+    harness *h = harness_new(HARNESS_FLAT32);
+    harness_asm(h, "fld1\n hlt\n");
+    h->cpu.cr0 |= CR0_TS;
+    tr_engine *t = new_engine(h);
+    assert_int_equal(run_bt(t), want);
+    assert_int_equal(h->cpu.eip, ref->cpu.eip);
+    assert_int_equal(h->cpu.stats.exceptions, ref->cpu.stats.exceptions);
+    assert_true(ref->cpu.stats.exceptions >= 1); /* the #NM */
+    tr_free(t);
+    harness_free(h);
+    harness_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +702,10 @@ int main(void)
         cmocka_unit_test(test_high_byte_registers_with_memory),
         cmocka_unit_test(test_sse_integer_instructions),
         cmocka_unit_test(test_sse_block_waits_for_cr0_ts),
+        cmocka_unit_test(test_x87_instructions),
+        cmocka_unit_test(test_x87_state_survives_a_fault),
+        cmocka_unit_test(test_x87_unmasked_exception_is_mf),
+        cmocka_unit_test(test_x87_block_waits_for_cr0_ts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,7 +29,9 @@
  * cmpxchg, cmpxchg8b, bswap, cbw/cwd, flag ops, push/pop in all forms,
  * pushad/popad, enter/leave, forward jcc/jmp/loop/jecxz, call/ret
  * subroutines, indirect jmp/call through registers and memory, string
- * instructions with small counts, a few system instructions; with 0x66,
+ * instructions with small counts, a few system instructions, runs of x87
+ * instructions (memory and register forms, FCOMI and FCMOV on EFLAGS,
+ * control words that unmask exceptions); with 0x66,
  * LOCK, segment and address-size prefixes; memory operands with random
  * base/index/scale/disp pointing at the data area, the stack, the code
  * itself, the last bytes of RAM (straddling its end), an MMIO page, a ROM
@@ -741,6 +743,49 @@ static void gen_system(gen *g)
     }
 }
 
+/* x87 runs of one to four instructions: loads, stores and arithmetic
+ * with memory and register operands, compares into EFLAGS, FCMOVcc, the
+ * one-byte group (constants, transcendentals), control and status words
+ * — a control word loaded from random data unmasks exceptions, so #MF
+ * comes up — FWAIT, FNCLEX and FNINIT. */
+static void gen_x87(gen *g)
+{
+    static const struct { uint8_t op, reg; } mem[] = {
+        { 0xd9, 0 }, { 0xd9, 2 }, { 0xd9, 3 }, { 0xdd, 0 }, { 0xdd, 2 }, { 0xdd, 3 },
+        { 0xdb, 5 }, { 0xdb, 7 }, { 0xdf, 0 }, { 0xdb, 0 }, { 0xdf, 5 }, { 0xdf, 2 },
+        { 0xdb, 2 }, { 0xdb, 3 }, { 0xdf, 7 }, { 0xdf, 3 }, { 0xd9, 5 }, { 0xd9, 7 },
+        { 0xdd, 7 },
+    };
+    static const uint8_t arith[] = { 0xd8, 0xdc, 0xda, 0xde };
+    static const struct { uint8_t op, lo, n; } regs[] = {
+        { 0xd8, 0xc0, 64 }, { 0xdc, 0xc0, 64 }, { 0xde, 0xc0, 64 }, /* arithmetic */
+        { 0xd9, 0xc0, 16 },                                         /* fld st(i), fxch */
+        { 0xdd, 0xc0, 32 },                                         /* ffree, fst, fstp */
+        { 0xda, 0xc0, 32 }, { 0xdb, 0xc0, 32 },                     /* fcmovcc */
+        { 0xdb, 0xe8, 16 }, { 0xdf, 0xe8, 16 },                     /* fucomi(p), fcomi(p) */
+        { 0xd9, 0xe0, 32 },                                         /* the one-byte group */
+    };
+    for (unsigned n = 1 + pick(g, 4); n > 0; n--) {
+        unsigned k, p = pick(g, 20);
+        if (p < 6) {
+            k = pick(g, sizeof(mem) / sizeof(mem[0]));
+            op1(g, mem[k].op, mem[k].reg, false, true, 0, false);
+        } else if (p < 9) {
+            op1(g, arith[pick(g, 4)], pick(g, 8), false, true, 0, false);
+        } else if (p < 17) {
+            k = pick(g, sizeof(regs) / sizeof(regs[0]));
+            b1(g, regs[k].op);
+            b1(g, regs[k].lo + pick(g, regs[k].n));
+        } else if (p < 18) {
+            b2(g, 0xe0df);                      /* fnstsw ax */
+        } else if (p < 19) {
+            b1(g, 0x9b);                        /* fwait */
+        } else {
+            b2(g, pick(g, 2) ? 0xe2db : 0xe3db); /* fnclex, fninit */
+        }
+    }
+}
+
 static void gen_random(gen *g)
 {
     unsigned n = 1 + pick(g, 8);
@@ -769,6 +814,7 @@ static void gen_item(gen *g)
     else if (p < 930) gen_smc(g);
     else if (p < 950 || (p < 1000 && !g->dirty)) gen_string(g);
     else if (p < 960) gen_system(g);
+    else if (p < 985) gen_x87(g);
     else gen_random(g);
 }
 
