@@ -42,64 +42,92 @@ int shadow_init(shadow_space *s, phys_mem *pm)
     s->rmap_cap = RMAP_CAP;
     s->vma_budget = host_vma_budget();
     s->fills_cap = s->vma_budget;
-    s->fills = malloc(s->fills_cap * sizeof(shadow_fill_rec));
     s->dropping = calloc(1u << 20, 1);
     s->dropped = malloc((1u << 20) * sizeof(uint32_t));
-    if (!s->rmap_head || !s->rmap || !s->fills || !s->dropping || !s->dropped)
+    if (!s->rmap_head || !s->rmap || !s->dropping || !s->dropped)
         return -1;
     memset(s->rmap_head, 0xff, frames * sizeof(int32_t));
-    for (int w = 0; w < 2; w++) {
-        s->frame_of[w] = calloc(1u << 20, sizeof(uint32_t));
-        s->writable[w] = calloc(1u << 20, sizeof(bool));
-        s->global[w] = calloc(1u << 20, sizeof(bool));
-        if (!s->frame_of[w] || !s->writable[w] || !s->global[w] || window_init(&s->win[w], pm) < 0)
+    for (int v = 0; v < 1 + SHADOW_SPACES; v++) {
+        shadow_view *w = &s->view[v];
+        w->frame_of = calloc(1u << 20, sizeof(uint32_t));
+        w->writable = calloc(1u << 20, sizeof(bool));
+        w->global = calloc(1u << 20, sizeof(bool));
+        w->fills = malloc(s->fills_cap * sizeof(shadow_fill_rec));
+        if (!w->frame_of || !w->writable || !w->global || !w->fills || window_init(&w->win, pm) < 0)
             return -1;
     }
+    for (int i = 0; i < SHADOW_SPACES; i++)
+        if (!(s->space[i].pte = malloc((1u << 20) * sizeof(uint32_t))))
+            return -1;
     return 0;
 }
 
 void shadow_destroy(shadow_space *s)
 {
-    for (int w = 0; w < 2; w++) {
-        window_destroy(&s->win[w]);
-        free(s->frame_of[w]);
-        free(s->writable[w]);
-        free(s->global[w]);
+    for (int v = 0; v < 1 + SHADOW_SPACES; v++) {
+        shadow_view *w = &s->view[v];
+        window_destroy(&w->win);
+        free(w->frame_of);
+        free(w->writable);
+        free(w->global);
+        free(w->fills);
     }
+    for (int i = 0; i < SHADOW_SPACES; i++)
+        free(s->space[i].pte);
     free(s->rmap_head);
     free(s->rmap);
-    free(s->fills);
     free(s->dropping);
     free(s->dropped);
     memset(s, 0, sizeof(*s));
 }
 
-static void forget_range(shadow_space *s, int w, uint32_t lin, uint32_t len)
+static bool is_user_view(int v)
 {
+    return v != 0;
+}
+
+static void forget_range(shadow_space *s, int v, uint32_t lin, uint32_t len)
+{
+    shadow_view *w = &s->view[v];
     for (uint32_t p = lin >> 12; p < (lin >> 12) + (len >> 12); p++) {
-        s->frame_of[w][p] = 0;
-        s->writable[w][p] = false;
-        s->global[w][p] = false;
+        w->frame_of[p] = 0;
+        w->writable[p] = false;
+        w->global[p] = false;
     }
+}
+
+static void sum_vmas(shadow_space *s)
+{
+    s->vmas = 0;
+    for (int v = 0; v < 1 + SHADOW_SPACES; v++)
+        s->vmas += s->view[v].vmas;
+}
+
+/* Empty view v: one unmap; the bookkeeping in proportion to its fills. */
+static void empty_view(shadow_space *s, int v)
+{
+    shadow_view *w = &s->view[v];
+    if (w->nfills)
+        window_clear(&w->win);
+    for (uint32_t i = 0; i < w->nfills; i++) {
+        const shadow_fill_rec *f = &w->fills[i];
+        forget_range(s, v, f->lin, (uint32_t)f->pages << 12);
+        if (f->large)
+            w->large[f->lin >> 22] = 0;
+    }
+    w->nfills = 0;
+    w->vmas = 0;
+    sum_vmas(s);
 }
 
 /* Cost proportional to what was filled, not to the 4 GiB. */
 void shadow_wipe(shadow_space *s)
 {
-    for (int w = 0; w < 2; w++)
-        window_clear(&s->win[w]);
-    s->user_filled = false;
-    for (uint32_t i = 0; i < s->nfills; i++) {
-        const shadow_fill_rec *f = &s->fills[i];
-        forget_range(s, f->win, f->lin, (uint32_t)f->pages << 12);
-        if (f->large)
-            s->large[f->win][f->lin >> 22] = 0;
-    }
+    for (int v = 0; v < 1 + SHADOW_SPACES; v++)
+        empty_view(s, v);
     for (uint32_t i = 0; i < s->rmap_used; i++)
         s->rmap_head[s->rmap[i].frame] = -1;
     s->rmap_used = 0;
-    s->nfills = 0;
-    s->vmas = s->win_vmas[0] = s->win_vmas[1] = 0;
     s->stats.wipes++;
 }
 
@@ -112,70 +140,69 @@ void shadow_wipe(shadow_space *s)
  * The VMAs a change to pages [first, end) adds is the difference of the
  * boundaries around them counted before and after it.
  */
-static uint32_t frame_at(const shadow_space *s, int w, uint32_t p)
+static uint32_t frame_at(const shadow_view *w, uint32_t p)
 {
-    return p < (1u << 20) ? s->frame_of[w][p] : 0; /* the guards beyond are holes */
+    return p < (1u << 20) ? w->frame_of[p] : 0; /* the guards beyond are holes */
 }
 
 /* Is there a boundary between pages a and a + 1 (a may be -1)? */
-static bool vma_edge(const shadow_space *s, int w, uint32_t a)
+static bool vma_edge(const shadow_view *w, uint32_t a)
 {
-    uint32_t fa = frame_at(s, w, a), fb = frame_at(s, w, a + 1);
+    uint32_t fa = frame_at(w, a), fb = frame_at(w, a + 1);
     if (!fa || !fb)
         return !fa != !fb;
-    return fb != fa + 1 || s->writable[w][a] != s->writable[w][a + 1];
+    return fb != fa + 1 || w->writable[a] != w->writable[a + 1];
 }
 
 /* The boundaries at the edges of and inside pages [first, end). */
-static uint32_t vma_edges(const shadow_space *s, int w, uint32_t first, uint32_t end)
+static uint32_t vma_edges(const shadow_space *s, int v, uint32_t first, uint32_t end)
 {
     uint32_t n = 0;
     for (uint32_t a = first - 1; a != end; a++)
-        n += vma_edge(s, w, a);
+        n += vma_edge(&s->view[v], a);
     return n;
 }
 
-static void count_vmas(shadow_space *s, int w, uint32_t before, uint32_t after)
+static void count_vmas(shadow_space *s, int v, uint32_t before, uint32_t after)
 {
-    uint32_t *v = &s->win_vmas[w];
+    uint32_t *n = &s->view[v].vmas;
     if (after >= before)
-        *v += after - before;
+        *n += after - before;
     else
-        *v = *v > before - after ? *v - (before - after) : 0;
-    s->vmas = s->win_vmas[0] + s->win_vmas[1];
+        *n = *n > before - after ? *n - (before - after) : 0;
+    sum_vmas(s);
 }
 
-/* The boundaries around the n pages in dropped[] (marked in dropping[]),
- * each counted once. */
-static uint32_t dropped_edges(const shadow_space *s, uint32_t n)
+/* The boundaries around the n pages in dropped[] (marked in dropping[])
+ * of view v, each counted once. */
+static uint32_t dropped_edges(const shadow_space *s, int v, uint32_t n)
 {
-    const int w = SHADOW_SUPERVISOR;
+    const shadow_view *w = &s->view[v];
     uint32_t e = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t p = s->dropped[i];
-        e += vma_edge(s, w, p - 1);
+        e += vma_edge(w, p - 1);
         if (p + 1 == (1u << 20) || !s->dropping[p + 1])
-            e += vma_edge(s, w, p);
+            e += vma_edge(w, p);
     }
     return e;
 }
 
-/* Map the pages of a kept fill that are still global again after an
- * unmap that covered them: their frames and rights are still in
- * frame_of/writable.  (A page of the fill that INVLPG dropped and a
- * later fill mapped non-global is not the fill's any more.) */
+/* Map the pages of a kept supervisor fill that are still global again
+ * after an unmap that covered them: their frames and rights are still in
+ * frame_of/writable.  (A page of the fill that INVLPG dropped and a later
+ * fill mapped non-global is not the fill's any more.) */
 static int remap(shadow_space *s, const shadow_fill_rec *f)
 {
-    int w = f->win;
-    mmu_window *win = &s->win[w];
+    shadow_view *w = &s->view[0];
     uint32_t first = f->lin >> 12, end = first + f->pages;
     for (uint32_t p = first; p < end;) {
         uint32_t q = p + 1;
-        while (q < end && s->frame_of[w][q] == s->frame_of[w][p] + (q - p) &&
-               s->writable[w][q] == s->writable[w][p] && s->global[w][q] == s->global[w][p])
+        while (q < end && w->frame_of[q] == w->frame_of[p] + (q - p) &&
+               w->writable[q] == w->writable[p] && w->global[q] == w->global[p])
             q++;
-        if (s->frame_of[w][p] && s->global[w][p] &&
-            window_map(win, p << 12, (s->frame_of[w][p] - 1) << 12, (q - p) << 12, s->writable[w][p]) < 0)
+        if (w->frame_of[p] && w->global[p] &&
+            window_map(&w->win, p << 12, (w->frame_of[p] - 1) << 12, (q - p) << 12, w->writable[p]) < 0)
             return -1;
         p = q;
     }
@@ -186,14 +213,14 @@ static int remap(shadow_space *s, const shadow_fill_rec *f)
  * mapped, not global, in a non-global fill.  Returns their number. */
 static uint32_t list_dropped(shadow_space *s)
 {
-    const int w = SHADOW_SUPERVISOR;
+    const shadow_view *w = &s->view[0];
     uint32_t n = 0;
-    for (uint32_t i = 0; i < s->nfills; i++) {
-        const shadow_fill_rec *f = &s->fills[i];
-        if (f->win != w || f->global)
+    for (uint32_t i = 0; i < w->nfills; i++) {
+        const shadow_fill_rec *f = &w->fills[i];
+        if (f->global)
             continue;
         for (uint32_t p = f->lin >> 12; p < (f->lin >> 12) + f->pages; p++) {
-            if (s->frame_of[w][p] && !s->global[w][p] && !s->dropping[p]) {
+            if (w->frame_of[p] && !w->global[p] && !s->dropping[p]) {
                 s->dropping[p] = 1;
                 s->dropped[n++] = p;
             }
@@ -211,42 +238,37 @@ static void unlist_dropped(shadow_space *s, uint32_t n)
 /* Forget the pages of a dropped fill that no later global fill took over. */
 static void forget_nonglobal(shadow_space *s, const shadow_fill_rec *f)
 {
+    shadow_view *w = &s->view[0];
     uint32_t first = f->lin >> 12, end = first + f->pages;
     for (uint32_t p = first; p < end; p++) {
-        if (!s->global[f->win][p]) {
-            s->frame_of[f->win][p] = 0;
-            s->writable[f->win][p] = false;
+        if (!w->global[p]) {
+            w->frame_of[p] = 0;
+            w->writable[p] = false;
         }
     }
-    if (f->large && !s->global[f->win][first])
-        s->large[f->win][f->lin >> 22] = 0;
+    if (f->large && !w->global[first])
+        w->large[f->lin >> 22] = 0;
 }
 
 /*
- * Global fills stay; the user window never holds any (its pages are
- * user pages, which a guest does not make global across processes —
- * and if it does, dropping them is still correct).
+ * The supervisor window at a CR3 write: global fills stay.
  *
  * Every unmap of a populated mapping costs the host a TLB flush, which
  * is dear (tens of microseconds where the host is itself virtualised),
- * so the non-global supervisor mappings go in one unmap of the span
- * they cover — for Linux, the user half the kernel touched — and the
- * global fills inside that span, if any, are mapped again.  Which page
- * is global is the page's own record (global[]), not its fill's: INVLPG
- * may have dropped a page of a global fill and a later fill mapped it
- * non-global (SDM Vol. 3A §4.10.4.1: only the current translation counts).
+ * so the non-global mappings go in one unmap of the span they cover —
+ * for Linux, the user half the kernel touched — and the global fills
+ * inside that span, if any, are mapped again.  Which page is global is
+ * the page's own record (global[]), not its fill's: INVLPG may have
+ * dropped a page of a global fill and a later fill mapped it non-global
+ * (SDM Vol. 3A §4.10.4.1: only the current translation counts).
  */
-void shadow_flush_nonglobal(shadow_space *s)
+static void flush_supervisor(shadow_space *s)
 {
-    if (s->user_filled) {
-        window_clear(&s->win[SHADOW_USER]);
-        s->user_filled = false;
-    }
-    s->win_vmas[SHADOW_USER] = 0;
+    shadow_view *w = &s->view[0];
     uint64_t lo = UINT64_MAX, hi = 0;
-    for (uint32_t i = 0; i < s->nfills; i++) {
-        const shadow_fill_rec *f = &s->fills[i];
-        if (f->win == SHADOW_SUPERVISOR && !f->global) {
+    for (uint32_t i = 0; i < w->nfills; i++) {
+        const shadow_fill_rec *f = &w->fills[i];
+        if (!f->global) {
             lo = f->lin < lo ? f->lin : lo;
             hi = f->lin + ((uint64_t)f->pages << 12) > hi ? f->lin + ((uint64_t)f->pages << 12) : hi;
         }
@@ -254,30 +276,24 @@ void shadow_flush_nonglobal(shadow_space *s)
     /* Only the pages dropped change the window's VMAs: the span's holes
      * stay holes and its global pages are mapped again as they were. */
     uint32_t ndropped = list_dropped(s);
-    uint32_t before = dropped_edges(s, ndropped);
-    if (hi > lo && window_unmap(&s->win[SHADOW_SUPERVISOR], (uint32_t)lo, (uint32_t)(hi - lo)) < 0)
+    uint32_t before = dropped_edges(s, 0, ndropped);
+    if (hi > lo && window_unmap(&w->win, (uint32_t)lo, (uint32_t)(hi - lo)) < 0)
         goto refused;
     uint32_t kept = 0;
-    for (uint32_t i = 0; i < s->nfills; i++) {
-        shadow_fill_rec f = s->fills[i];
-        uint32_t len = (uint32_t)f.pages << 12;
-        if (f.win == SHADOW_SUPERVISOR && f.global) {
-            if (f.lin + (uint64_t)len > lo && f.lin < hi && remap(s, &f) < 0)
+    for (uint32_t i = 0; i < w->nfills; i++) {
+        shadow_fill_rec f = w->fills[i];
+        if (f.global) {
+            if (f.lin + ((uint64_t)f.pages << 12) > lo && f.lin < hi && remap(s, &f) < 0)
                 goto refused;
-            s->fills[kept++] = f;
-        } else if (f.win == SHADOW_USER) {
-            forget_range(s, f.win, f.lin, len);
-            if (f.large)
-                s->large[f.win][f.lin >> 22] = 0;
+            w->fills[kept++] = f;
         } else {
             forget_nonglobal(s, &f);
         }
     }
-    count_vmas(s, SHADOW_SUPERVISOR, before, dropped_edges(s, ndropped));
+    count_vmas(s, 0, before, dropped_edges(s, 0, ndropped));
     unlist_dropped(s, ndropped);
-    s->nfills = kept;
+    w->nfills = kept;
     /* The reverse map may name dropped mappings: it is checked on use. */
-    s->stats.cr3_flushes++;
     s->stats.kept_global += kept;
     return;
 refused:
@@ -285,42 +301,176 @@ refused:
      * stays mapped that the bookkeeping does not know. */
     unlist_dropped(s, ndropped);
     shadow_wipe(s);
+}
+
+/* Pages [first, end) of view v, mapped, get the rights given, with one
+ * mprotect.  0, or -1 with nothing changed. */
+static int protect_run(shadow_space *s, int v, uint32_t first, uint32_t end, bool writable)
+{
+    shadow_view *w = &s->view[v];
+    uint32_t before = vma_edges(s, v, first, end);
+    if (mprotect(w->win.base + ((uintptr_t)first << 12), (size_t)(end - first) << 12,
+                 PROT_READ | (writable ? PROT_WRITE : 0)) < 0)
+        return -1;
+    for (uint32_t p = first; p < end; p++)
+        w->writable[p] = writable;
+    count_vmas(s, v, before, vma_edges(s, v, first, end));
+    return 0;
+}
+
+/* Unmap pages [first, end) of view v and forget them.  0, or -1 after a
+ * wipe (the host refused). */
+static int unmap_run(shadow_space *s, int v, uint32_t first, uint32_t end)
+{
+    uint32_t before = vma_edges(s, v, first, end);
+    if (window_unmap(&s->view[v].win, first << 12, (end - first) << 12) < 0) {
+        shadow_wipe(s); /* nothing may stay mapped that the bookkeeping does not know */
+        return -1;
+    }
+    forget_range(s, v, first << 12, (end - first) << 12);
+    count_vmas(s, v, before, vma_edges(s, v, first, end));
+    return 0;
+}
+
+/*
+ * A kept user window comes back: each page it maps is checked against the
+ * guest's tables as they are now (read without setting A or D).  Entries
+ * equal to the ones it was mapped from: kept.  Same frame, still present,
+ * accessed and user, but the write right or D gone (Linux's fork
+ * write-protects for copy-on-write; writeback cleans): write-protected, so
+ * the next write faults and sets D through the walker.  Anything else — a
+ * new frame, not present, A cleared (the guest ages pages by clearing it:
+ * the next access must set it again) — dropped, in runs.  What stays is
+ * what an empty TLB would refill from these tables.
+ */
+static void check_space(shadow_space *s, int i, const pg_control *pc)
+{
+    phys_mem *pm = s->pm;
+    const int v = 1 + i;
+    shadow_view *w = &s->view[v];
+    shadow_space_tag *sp = &s->space[i];
+    uint32_t pd = pc->cr3 & ~0xfffu;
+    for (uint32_t k = 0; k < w->nfills; k++) {
+        const shadow_fill_rec *f = &w->fills[k];
+        uint32_t first = f->lin >> 12, end = first + f->pages;
+        if (f->large) {
+            uint32_t r = f->lin >> 22;
+            if (!w->large[r])
+                continue;
+            s->stats.checked_pages += 1024;
+            if (phys_read(pm, (pd + r * 4) & pm->a20_mask, 4) != sp->pde[r]) {
+                w->large[r] = 0;
+                s->stats.checked_drops++;
+                if (unmap_run(s, v, first, end) < 0)
+                    return;
+            }
+            continue;
+        }
+        uint32_t region = UINT32_MAX, pde = 0, run = 0;
+        bool pde_ok = false;
+        for (uint32_t p = first; p <= end; p++) {
+            bool drop_p = false;
+            if (p < end && w->frame_of[p]) {
+                s->stats.checked_pages++;
+                if (p >> 10 != region) {
+                    region = p >> 10;
+                    pde = phys_read(pm, (pd + region * 4) & pm->a20_mask, 4);
+                    pde_ok = pde == sp->pde[region];
+                }
+                uint32_t pte = pde_ok ? phys_read(pm, ((pde & ~0xfffu) + (p & 1023) * 4) & pm->a20_mask, 4) : 0;
+                if (!pde_ok) {
+                    drop_p = true;
+                } else if (pte != sp->pte[p]) {
+                    const uint32_t need = PTE_P | PTE_A | PTE_US;
+                    if ((pte & need) != need || (pte & ~0xfffu) != (w->frame_of[p] - 1) << 12) {
+                        drop_p = true;
+                    } else {
+                        if (w->writable[p] && (pte & (PTE_RW | PTE_D)) != (PTE_RW | PTE_D)) {
+                            if (protect_run(s, v, p, p + 1, false) < 0) {
+                                shadow_wipe(s);
+                                return;
+                            }
+                            s->stats.checked_downgrades++;
+                        }
+                        sp->pte[p] = pte;
+                    }
+                }
+            }
+            if (drop_p) {
+                run++;
+                s->stats.checked_drops++;
+                continue;
+            }
+            if (run && unmap_run(s, v, p - run, p) < 0)
+                return;
+            run = 0;
+        }
+    }
+    /* Fills none of whose pages is still mapped go from the list. */
+    uint32_t kept = 0;
+    for (uint32_t k = 0; k < w->nfills; k++) {
+        const shadow_fill_rec *f = &w->fills[k];
+        bool mapped = f->large && w->large[f->lin >> 22];
+        for (uint32_t p = f->lin >> 12; !mapped && p < (f->lin >> 12) + f->pages; p++)
+            mapped = w->frame_of[p] != 0;
+        if (mapped)
+            w->fills[kept++] = *f;
+    }
+    w->nfills = kept;
+}
+
+void shadow_cr3_write(shadow_space *s, const pg_control *pc)
+{
+    flush_supervisor(s);
+    uint32_t cr3 = pc->cr3 & ~0xfffu;
+    int pick = -1, lru = -1;
+    for (int i = 0; i < SHADOW_SPACES; i++) {
+        const shadow_space_tag *sp = &s->space[i];
+        if (sp->tagged && sp->cr3 == cr3)
+            pick = i;
+        /* an unused one first, else the least recently used */
+        if (lru < 0 || (!sp->tagged && s->space[lru].tagged) ||
+            (sp->tagged == s->space[lru].tagged && sp->used < s->space[lru].used))
+            lru = i;
+    }
+    if (pick >= 0) {
+        s->cur = pick;
+        s->stats.spaces_kept++;
+        check_space(s, pick, pc);
+    } else {
+        s->cur = lru;
+        if (s->view[1 + lru].nfills) {
+            empty_view(s, 1 + lru);
+            s->stats.spaces_evicted++;
+        }
+        s->space[lru].tagged = true;
+        s->space[lru].cr3 = cr3;
+    }
+    s->space[s->cur].used = ++s->clock;
     s->stats.cr3_flushes++;
 }
 
-static void rmap_add(shadow_space *s, uint32_t frame, int w, uint32_t lin)
+static void rmap_add(shadow_space *s, uint32_t frame, int v, uint32_t lin)
 {
     int32_t i = (int32_t)s->rmap_used++;
-    s->rmap[i] = (shadow_rmap){ .lin_page = lin >> 12, .frame = frame >> 12, .win = (uint8_t)w,
+    s->rmap[i] = (shadow_rmap){ .lin_page = lin >> 12, .frame = frame >> 12, .view = (uint8_t)v,
                                 .next = s->rmap_head[frame >> 12] };
     s->rmap_head[frame >> 12] = i;
 }
 
-/* Pages [first, end) of window w, mapped, get the rights given, with one
- * mprotect.  0, or -1 with nothing changed. */
-static int protect_run(shadow_space *s, int w, uint32_t first, uint32_t end, bool writable)
-{
-    uint32_t before = vma_edges(s, w, first, end);
-    if (mprotect(s->win[w].base + ((uintptr_t)first << 12), (size_t)(end - first) << 12,
-                 PROT_READ | (writable ? PROT_WRITE : 0)) < 0)
-        return -1;
-    for (uint32_t p = first; p < end; p++)
-        s->writable[w][p] = writable;
-    count_vmas(s, w, before, vma_edges(s, w, first, end));
-    return 0;
-}
-
-/* Pages [first, end) of window w, mapped read-only to frames that are not
+/* Pages [first, end) of view v, mapped read-only to frames that are not
  * code, become writable.  0 or -1 (nothing changed). */
-static int upgrade_run(shadow_space *s, int w, uint32_t first, uint32_t end)
+static int upgrade_run(shadow_space *s, int v, uint32_t first, uint32_t end)
 {
-    if (protect_run(s, w, first, end, true) < 0)
+    if (protect_run(s, v, first, end, true) < 0)
         return -1;
     s->stats.upgrades++;
     s->stats.upgraded_pages += end - first;
     return 0;
 }
 
+/* Every window — the user windows of the address spaces not running
+ * too, which come back without a fill. */
 void shadow_frame_became_code(shadow_space *s, uint32_t paddr)
 {
     uint32_t frame = paddr & ~0xfffu;
@@ -328,10 +478,11 @@ void shadow_frame_became_code(shadow_space *s, uint32_t paddr)
         return;
     for (int32_t i = s->rmap_head[frame >> 12]; i >= 0; i = s->rmap[i].next) {
         const shadow_rmap *r = &s->rmap[i];
+        const shadow_view *w = &s->view[r->view];
         /* Records are not removed when a mapping goes: check it is current. */
-        if (s->frame_of[r->win][r->lin_page] != (frame >> 12) + 1 || !s->writable[r->win][r->lin_page])
+        if (w->frame_of[r->lin_page] != (frame >> 12) + 1 || !w->writable[r->lin_page])
             continue;
-        if (protect_run(s, r->win, r->lin_page, r->lin_page + 1, false) < 0) {
+        if (protect_run(s, r->view, r->lin_page, r->lin_page + 1, false) < 0) {
             shadow_wipe(s); /* the host refused: no writable mapping may stay */
             return;
         }
@@ -339,15 +490,16 @@ void shadow_frame_became_code(shadow_space *s, uint32_t paddr)
     }
     s->rmap_head[frame >> 12] = -1;
     /* Writable 4 MiB fills of the frame's large frame are not in the rmap. */
-    for (int w = 0; w < 2; w++) {
+    for (int v = 0; v < 1 + SHADOW_SPACES; v++) {
+        shadow_view *w = &s->view[v];
         for (uint32_t region = 0; region < 1024; region++) {
-            uint32_t f4 = s->large[w][region];
-            if (!f4 || !s->large_writable[w][region] || ((f4 - 1) << 12) != (frame & ~0x3fffffu))
+            uint32_t f4 = w->large[region];
+            if (!f4 || !w->large_writable[region] || ((f4 - 1) << 12) != (frame & ~0x3fffffu))
                 continue;
             uint32_t lin = (region << 22) | (frame & 0x3ff000u);
-            if (!s->writable[w][lin >> 12])
+            if (!w->writable[lin >> 12])
                 continue;
-            if (protect_run(s, w, lin >> 12, (lin >> 12) + 1, false) < 0) {
+            if (protect_run(s, v, lin >> 12, (lin >> 12) + 1, false) < 0) {
                 shadow_wipe(s);
                 return;
             }
@@ -368,58 +520,72 @@ static bool ram_frames(const phys_mem *pm, uint32_t frame, uint32_t len)
     return true;
 }
 
-/* Map [lin, lin+len) to [frame, frame+len) with code frames read-only,
- * over whatever the window held there. */
-static int map_run(shadow_space *s, int w, uint32_t lin, uint32_t frame, uint32_t len, bool writable,
+/* Map [lin, lin+len) of view v to [frame, frame+len) with code frames
+ * read-only, over whatever the window held there. */
+static int map_run(shadow_space *s, int v, uint32_t lin, uint32_t frame, uint32_t len, bool writable,
                    bool global, bool large)
 {
+    shadow_view *w = &s->view[v];
     uint32_t first = lin >> 12, end = first + (len >> 12);
-    uint32_t before = vma_edges(s, w, first, end);
-    if (window_map(&s->win[w], lin, frame, len, writable) < 0)
+    uint32_t before = vma_edges(s, v, first, end);
+    if (window_map(&w->win, lin, frame, len, writable) < 0)
         goto refused; /* the host may have unmapped what was there */
-    if (w == SHADOW_USER)
-        s->user_filled = true;
-    shadow_fill_rec *last = s->nfills ? &s->fills[s->nfills - 1] : NULL;
-    if (last && !large && !last->large && last->win == w && last->global == global &&
+    shadow_fill_rec *last = w->nfills ? &w->fills[w->nfills - 1] : NULL;
+    if (last && !large && !last->large && last->global == global &&
         last->lin + ((uint64_t)last->pages << 12) == lin && last->pages + (len >> 12) <= (1u << 19))
         last->pages += len >> 12;
     else
-        s->fills[s->nfills++] = (shadow_fill_rec){ .lin = lin, .pages = len >> 12,
-                                                   .win = (uint8_t)w, .large = large,
+        w->fills[w->nfills++] = (shadow_fill_rec){ .lin = lin, .pages = len >> 12, .large = large,
                                                    .global = global };
     for (uint32_t off = 0; off < len; off += 0x1000) {
         uint32_t p = (lin + off) >> 12;
         bool wr = writable;
-        s->frame_of[w][p] = ((frame + off) >> 12) + 1;
-        s->global[w][p] = global;
+        w->frame_of[p] = ((frame + off) >> 12) + 1;
+        w->global[p] = global;
         if (wr && phys_is_code(s->pm, frame + off)) {
-            if (mprotect(s->win[w].base + lin + off, 0x1000, PROT_READ) < 0)
+            if (mprotect(w->win.base + lin + off, 0x1000, PROT_READ) < 0)
                 goto refused;
             wr = false;
         }
-        s->writable[w][p] = wr;
+        w->writable[p] = wr;
         if (wr && !large)
-            rmap_add(s, frame + off, w, lin + off);
+            rmap_add(s, frame + off, v, lin + off);
     }
-    count_vmas(s, w, before, vma_edges(s, w, first, end));
+    count_vmas(s, v, before, vma_edges(s, v, first, end));
     if (large) {
-        s->large[w][lin >> 22] = (frame >> 12) + 1;
-        s->large_writable[w][lin >> 22] = writable;
+        w->large[lin >> 22] = (frame >> 12) + 1;
+        w->large_writable[lin >> 22] = writable;
     }
     s->stats.fill_pages += len >> 12;
     return 0;
 refused:
     /* Nothing may stay mapped that the bookkeeping does not know, and no
      * code frame writable: take the run out. */
-    if (window_unmap(&s->win[w], lin, len) < 0) {
+    if (window_unmap(&w->win, lin, len) < 0) {
         shadow_wipe(s);
         return -1;
     }
-    forget_range(s, w, lin, len);
+    forget_range(s, v, lin, len);
     if (large)
-        s->large[w][lin >> 22] = 0;
-    count_vmas(s, w, before, vma_edges(s, w, first, end));
+        w->large[lin >> 22] = 0;
+    count_vmas(s, v, before, vma_edges(s, v, first, end));
     return -1;
+}
+
+/* A user window records the entries it maps pages [first, end] from, as
+ * the fill's walk left them (A, D set), for check_space. */
+static void record_entries(shadow_space *s, int v, const pg_control *pc, uint32_t first, uint32_t last,
+                           bool large)
+{
+    phys_mem *pm = s->pm;
+    shadow_space_tag *sp = &s->space[v - 1];
+    uint32_t region = first >> 10;
+    uint32_t pde = phys_read(pm, ((pc->cr3 & ~0xfffu) + region * 4) & pm->a20_mask, 4);
+    sp->pde[region] = pde;
+    if (large)
+        return;
+    for (uint32_t p = first; p <= last; p++)
+        sp->pte[p] = phys_read(pm, ((pde & ~0xfffu) + (p & 1023) * 4) & pm->a20_mask, 4);
 }
 
 /*
@@ -435,10 +601,11 @@ refused:
  */
 #define BATCH_RIGHTS (PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_G)
 
-static void batch_neighbours(shadow_space *s, const pg_control *pc, int w, uint32_t lin,
+static void batch_neighbours(shadow_space *s, const pg_control *pc, int v, uint32_t lin,
                              uint32_t frame, bool writable, uint32_t *first, uint32_t *last)
 {
     phys_mem *pm = s->pm;
+    const shadow_view *w = &s->view[v];
     uint32_t pde = phys_read(pm, ((pc->cr3 & ~0xfffu) | ((lin >> 20) & 0xffc)) & pm->a20_mask, 4);
     uint32_t pt = pde & ~0xfffu;
     uint32_t idx = (lin >> 12) & 1023;
@@ -452,7 +619,7 @@ static void batch_neighbours(shadow_space *s, const pg_control *pc, int w, uint3
                 !(pte & PTE_A) || (writable && !(pte & PTE_D)) || !ram_frames(pm, want, 0x1000))
                 break;
             uint32_t p = ((lin >> 22) << 10) | (uint32_t)j;
-            if (s->frame_of[w][p])
+            if (w->frame_of[p])
                 break; /* mapped already: re-mapping it would only cost */
             if (dir < 0)
                 *first = p;
@@ -473,34 +640,35 @@ static void batch_neighbours(shadow_space *s, const pg_control *pc, int w, uint3
  * becomes writable, a run between code frames at a time.  False when
  * this is no such fault (or the host refused): fill it the usual way.
  */
-static bool upgrade(shadow_space *s, int w, uint32_t lin, uint32_t paddr, bool large)
+static bool upgrade(shadow_space *s, int v, uint32_t lin, uint32_t paddr, bool large)
 {
+    shadow_view *w = &s->view[v];
     uint32_t p = lin >> 12, region = lin >> 22;
     uint32_t frame4 = paddr & ~0x3fffffu;
-    if (s->frame_of[w][p] != (paddr >> 12) + 1 || s->writable[w][p] || phys_is_code(s->pm, paddr))
+    if (w->frame_of[p] != (paddr >> 12) + 1 || w->writable[p] || phys_is_code(s->pm, paddr))
         return false;
-    if (large && s->large[w][region] == (frame4 >> 12) + 1 && !s->large_writable[w][region]) {
+    if (large && w->large[region] == (frame4 >> 12) + 1 && !w->large_writable[region]) {
         uint32_t first = region << 10, end = first + 1024;
         /* frame_became_code finds writable pages of large fills by region:
          * set first, for the pages made writable before any refusal */
-        s->large_writable[w][region] = true;
+        w->large_writable[region] = true;
         for (uint32_t q = first; q < end;) {
             uint32_t r = q;
-            while (r < end && s->frame_of[w][r] == (frame4 >> 12) + (r - first) + 1 &&
-                   !s->writable[w][r] && !phys_is_code(s->pm, frame4 + ((r - first) << 12)))
+            while (r < end && w->frame_of[r] == (frame4 >> 12) + (r - first) + 1 &&
+                   !w->writable[r] && !phys_is_code(s->pm, frame4 + ((r - first) << 12)))
                 r++;
-            if (r > q && upgrade_run(s, w, q, r) < 0)
+            if (r > q && upgrade_run(s, v, q, r) < 0)
                 return false; /* the pages done are writable and recorded */
             q = r > q ? r : q + 1;
         }
         return true;
     }
-    if (upgrade_run(s, w, p, p + 1) < 0)
+    if (upgrade_run(s, v, p, p + 1) < 0)
         return false;
-    if (s->large[w][region])
-        s->large_writable[w][region] = true;
+    if (w->large[region])
+        w->large_writable[region] = true;
     else
-        rmap_add(s, paddr & ~0xfffu, w, lin);
+        rmap_add(s, paddr & ~0xfffu, v, lin);
     return true;
 }
 
@@ -513,70 +681,81 @@ static bool fill_writable(const pg_control *pc, const pg_translation *t, bool us
     return t->dirty && (user ? (t->rw && t->us) : (t->rw || !wp));
 }
 
-/* Room for a fill of up to pages writable pages in the bookkeeping. */
-static bool room_for(const shadow_space *s, uint32_t pages)
+/* Room for a fill of up to pages writable pages in view v's bookkeeping. */
+static bool room_for(const shadow_space *s, int v, uint32_t pages)
 {
-    return s->vmas + 4 < s->vma_budget && s->nfills < s->fills_cap &&
+    return s->vmas + 4 < s->vma_budget && s->view[v].nfills < s->fills_cap &&
            s->rmap_used + pages <= s->rmap_cap;
 }
 
-enum shadow_fill shadow_fill(shadow_space *s, const pg_control *pc, int w, uint32_t lin,
-                             bool write)
+static enum shadow_fill fill(shadow_space *s, const pg_control *pc, int v, uint32_t lin, bool write,
+                             const pg_translation *t)
 {
-    bool user = w == SHADOW_USER;
-    pg_translation t;
-    uint32_t pfec;
-    if (!pg_walk(s->pm, pc, lin, write ? PG_WRITE : PG_READ, user, &t, &pfec))
-        return SHADOW_GUEST_FAULT;
-    uint32_t paddr = t.paddr & s->pm->a20_mask;
+    uint32_t paddr = t->paddr & s->pm->a20_mask;
     uint32_t frame = paddr & ~0xfffu;
-    if (!ram_frames(s->pm, frame, 0x1000) || (write && phys_is_code(s->pm, frame))) {
-        s->stats.emulated++;
-        return SHADOW_EMULATE;
-    }
-    bool writable = fill_writable(pc, &t, user);
-    if (!room_for(s, 1024))
-        shadow_wipe(s); /* rare: start over rather than grow */
-    if (writable && upgrade(s, w, lin, paddr, t.large))
+    bool user = is_user_view(v);
+    bool writable = fill_writable(pc, t, user);
+    if (writable && upgrade(s, v, lin, paddr, t->large)) {
+        if (user)
+            record_entries(s, v, pc, lin >> 12, lin >> 12, t->large);
         return SHADOW_MAPPED;
+    }
     s->stats.fills++;
-    if (t.large) {
+    (void)write;
+    if (t->large) {
         uint32_t lin4 = lin & ~0x3fffffu, frame4 = paddr & ~0x3fffffu;
         if (ram_frames(s->pm, frame4, 1u << 22)) {
-            if (map_run(s, w, lin4, frame4, 1u << 22, writable, t.global, true) < 0)
+            if (map_run(s, v, lin4, frame4, 1u << 22, writable, t->global, true) < 0)
                 return SHADOW_EMULATE;
+            if (user)
+                record_entries(s, v, pc, lin4 >> 12, (lin4 >> 12) + 1023, true);
             s->stats.large_fills++;
             return SHADOW_MAPPED;
         }
     }
     uint32_t first = lin >> 12, last = lin >> 12;
-    batch_neighbours(s, pc, w, lin, frame, writable, &first, &last);
+    batch_neighbours(s, pc, v, lin, frame, writable, &first, &last);
     if (last > first)
         s->stats.batched_fills++;
     uint32_t run_frame = frame - ((lin >> 12) - first) * 0x1000u;
-    if (map_run(s, w, first << 12, run_frame, (last - first + 1) << 12, writable, t.global, false) < 0)
+    if (map_run(s, v, first << 12, run_frame, (last - first + 1) << 12, writable, t->global, false) < 0)
         return SHADOW_EMULATE;
+    if (user)
+        record_entries(s, v, pc, first, last, false);
     return SHADOW_MAPPED;
 }
 
-/* Drop page p of window w from the host, or its whole 4 MiB fill. */
-static void drop(shadow_space *s, int w, uint32_t p)
+enum shadow_fill shadow_fill(shadow_space *s, const pg_control *pc, int win, uint32_t lin,
+                             bool write)
 {
+    int v = win == SHADOW_USER ? 1 + s->cur : 0;
+    pg_translation t;
+    uint32_t pfec;
+    if (!pg_walk(s->pm, pc, lin, write ? PG_WRITE : PG_READ, v != 0, &t, &pfec))
+        return SHADOW_GUEST_FAULT;
+    uint32_t frame = t.paddr & s->pm->a20_mask & ~0xfffu;
+    if (!ram_frames(s->pm, frame, 0x1000) || (write && phys_is_code(s->pm, frame))) {
+        s->stats.emulated++;
+        return SHADOW_EMULATE;
+    }
+    if (!room_for(s, v, 1024))
+        shadow_wipe(s); /* rare: start over rather than grow */
+    return fill(s, pc, v, lin, write, &t);
+}
+
+/* Drop page p of view v from the host, or its whole 4 MiB fill. */
+static void drop(shadow_space *s, int v, uint32_t p)
+{
+    shadow_view *w = &s->view[v];
     uint32_t first = p, end = p + 1;
-    if (s->large[w][p >> 10]) {
+    if (w->large[p >> 10]) {
         first = p & ~1023u, end = first + 1024;
-        s->large[w][p >> 10] = 0;
-    } else if (!s->frame_of[w][p]) {
+        w->large[p >> 10] = 0;
+    } else if (!w->frame_of[p]) {
         return;
     }
-    uint32_t before = vma_edges(s, w, first, end);
-    if (window_unmap(&s->win[w], first << 12, (end - first) << 12) < 0) {
-        shadow_wipe(s); /* the host refused: nothing may stay mapped */
-        return;
-    }
-    forget_range(s, w, first << 12, (end - first) << 12);
-    count_vmas(s, w, before, vma_edges(s, w, first, end));
-    s->stats.invlpg_drops++;
+    if (unmap_run(s, v, first, end) == 0)
+        s->stats.invlpg_drops++;
 }
 
 /*
@@ -603,13 +782,14 @@ static bool prefetch(shadow_space *s, const pg_control *pc, uint32_t lin, uint32
 }
 
 /*
- * INVLPG drops the page from both windows (all of a 4 MiB fill).  Where
- * the supervisor window maps the page and the guest's new entry is one it
- * has used (above), the mapping is brought up to date instead: kept when
- * it maps the same frame with the same rights, re-protected when only
- * the rights changed, replaced by one mmap when the frame changed — where
- * an unmap, the host fault of the next access and a fill would cost three
- * kernel entries.
+ * INVLPG drops the page from the supervisor window and the current user
+ * window (all of a 4 MiB fill).  Where the supervisor window maps the
+ * page and the guest's new entry is one it has used (above), the mapping
+ * is brought up to date instead: kept when it maps the same frame with
+ * the same rights, re-protected when only the rights changed, replaced by
+ * one mmap when the frame changed — where an unmap, the host fault of the
+ * next access and a fill would cost three kernel entries.  (The user
+ * windows of other address spaces are checked when they come back.)
  *
  * A page the window does not map stays unmapped until the guest uses it,
  * though its new entry may be one the guest used already.  Mapping such
@@ -619,30 +799,30 @@ static bool prefetch(shadow_space *s, const pg_control *pc, uint32_t lin, uint32
  */
 void shadow_invlpg(shadow_space *s, const pg_control *pc, uint32_t lin)
 {
-    const int w = SHADOW_SUPERVISOR;
+    shadow_view *w = &s->view[0];
     uint32_t p = lin >> 12, frame;
     bool writable, global;
     s->stats.invlpgs++;
-    drop(s, SHADOW_USER, p);
-    if (!s->frame_of[w][p] || s->large[w][p >> 10] ||
-        !prefetch(s, pc, lin, &frame, &writable, &global) || !room_for(s, 1)) {
-        drop(s, w, p);
+    drop(s, 1 + s->cur, p);
+    if (!w->frame_of[p] || w->large[p >> 10] ||
+        !prefetch(s, pc, lin, &frame, &writable, &global) || !room_for(s, 0, 1)) {
+        drop(s, 0, p);
         return;
     }
-    if (s->frame_of[w][p] == (frame >> 12) + 1 && s->global[w][p] == global) {
-        if (s->writable[w][p] == writable) {
+    if (w->frame_of[p] == (frame >> 12) + 1 && w->global[p] == global) {
+        if (w->writable[p] == writable) {
             s->stats.invlpg_kept++;
             return;
         }
-        if (protect_run(s, w, p, p + 1, writable) == 0) {
+        if (protect_run(s, 0, p, p + 1, writable) == 0) {
             if (writable)
-                rmap_add(s, frame, w, lin);
+                rmap_add(s, frame, 0, lin);
             s->stats.invlpg_kept++;
             return;
         }
     }
-    if (map_run(s, w, lin & ~0xfffu, frame, 0x1000, writable, global, false) < 0) {
-        drop(s, w, p);
+    if (map_run(s, 0, lin & ~0xfffu, frame, 0x1000, writable, global, false) < 0) {
+        drop(s, 0, p);
         return;
     }
     s->stats.invlpg_replaced++;

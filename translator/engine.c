@@ -419,7 +419,7 @@ static void on_tlb_flush(void *opaque, enum cpu_tlb_flush kind, uint32_t lin)
         for (unsigned i = 0; i < 256; i++)
             if (!t->fetch[i].global)
                 t->fetch[i].tag = 0;
-        shadow_flush_nonglobal(&t->shadow);
+        shadow_cr3_write(&t->shadow, &(pg_control){ t->cpu->cr0, t->cpu->cr3, t->cpu->cr4 });
         for (int i = 0; i < TR_NJCACHE; i++)
             jcache_flush_nonglobal(&t->jcache[i]);
         break;
@@ -612,7 +612,7 @@ static void handle_trap(tr_engine *t)
     if (t->trap_sig == SIGSEGV && a - (uintptr_t)t->cur->base < (1ull << 32)) {
         uint32_t lin = (uint32_t)(a - (uintptr_t)t->cur->base), paddr = lin;
         if (t->cur_shadow >= 0) {
-            uint32_t f = t->shadow.frame_of[t->cur_shadow][lin >> 12];
+            uint32_t f = shadow_view_of(&t->shadow, t->cur_shadow)->frame_of[lin >> 12];
             paddr = f ? ((f - 1) << 12) | (lin & 0xfff) : 0xffffffffu;
         }
         if (phys_is_code(t->cpu->mem, paddr)) {
@@ -735,7 +735,7 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
         jc->seg_used |= b->seg_mask;
         if (cpu->cr0 & CR0_PG) {
             t->cur_shadow = cpu->cpl == 3 ? SHADOW_USER : SHADOW_SUPERVISOR;
-            t->cur = &t->shadow.win[t->cur_shadow];
+            t->cur = &shadow_view_of(&t->shadow, t->cur_shadow)->win;
         } else {
             t->cur_shadow = -1;
             t->cur = &t->window;
@@ -929,8 +929,13 @@ void tr_print_stats(const tr_engine *t, FILE *out)
     fprintf(out, "  shadow fills        %llu (%llu pages, %llu as 4 MiB, %llu batched runs)\n",
             (unsigned long long)ss->fills, (unsigned long long)ss->fill_pages,
             (unsigned long long)ss->large_fills, (unsigned long long)ss->batched_fills);
-    fprintf(out, "  shadow CR3 flushes  %llu (global fills kept %llu)\n",
-            (unsigned long long)ss->cr3_flushes, (unsigned long long)ss->kept_global);
+    fprintf(out, "  shadow CR3 writes   %llu (global fills kept %llu); user windows kept %llu,"
+            " emptied for another %llu\n",
+            (unsigned long long)ss->cr3_flushes, (unsigned long long)ss->kept_global,
+            (unsigned long long)ss->spaces_kept, (unsigned long long)ss->spaces_evicted);
+    fprintf(out, "  kept windows        %llu pages checked, %llu dropped, %llu write-protected\n",
+            (unsigned long long)ss->checked_pages, (unsigned long long)ss->checked_drops,
+            (unsigned long long)ss->checked_downgrades);
     fprintf(out, "  shadow wipes        %llu, invlpg %llu, code downgrades %llu, emulated %llu\n",
             (unsigned long long)ss->wipes, (unsigned long long)ss->invlpgs,
             (unsigned long long)ss->downgrades, (unsigned long long)ss->emulated);

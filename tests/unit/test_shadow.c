@@ -57,7 +57,9 @@ static unsigned window_vmas(const mmu_window *w)
  * rest). */
 static void assert_vma_bound(const shadow_space *s)
 {
-    unsigned held = window_vmas(&s->win[0]) - 1 + window_vmas(&s->win[1]) - 1;
+    unsigned held = 0;
+    for (int v = 0; v < 1 + SHADOW_SPACES; v++)
+        held += window_vmas(&s->view[v].win) - 1;
     if (held > s->vmas)
         fail_msg("host holds %u window VMAs, estimate %u", held, s->vmas);
 }
@@ -65,7 +67,7 @@ static void assert_vma_bound(const shadow_space *s)
 static const char *host_perms(const shadow_space *s, int w, uint32_t lin)
 {
     static char perms[5];
-    host_vmas(NULL, NULL, s->win[w].base + lin, perms);
+    host_vmas(NULL, NULL, s->view[w == SHADOW_USER ? 1 + s->cur : 0].win.base + lin, perms);
     return perms;
 }
 
@@ -101,7 +103,7 @@ static void test_sequential_fills_map_each_page_once(void **state)
         uint32_t lin = DATA + p * 0x1000;
         assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, lin, true), SHADOW_MAPPED);
         /* the mapping is the guest's frame, writable */
-        s.win[SHADOW_SUPERVISOR].base[lin + 8] = (uint8_t)p;
+        s.view[0].win.base[lin + 8] = (uint8_t)p;
         assert_int_equal(pm.ram[lin + 8], (uint8_t)p);
     }
     assert_int_equal(s.stats.fills, DATA_PAGES);
@@ -162,14 +164,14 @@ static void test_cr3_flush_keeps_globals_inside_the_span(void **state)
     for (uint32_t i = 0; i < 3; i++)
         assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA + i * 0x1000, false),
                          SHADOW_MAPPED);
-    assert_false(s.user_filled);
-    shadow_flush_nonglobal(&s);
-    uint32_t *frame_of = s.frame_of[SHADOW_SUPERVISOR];
+    assert_int_equal(shadow_view_of(&s, SHADOW_USER)->nfills, 0);
+    shadow_cr3_write(&s, &pc);
+    uint32_t *frame_of = s.view[0].frame_of;
     assert_int_equal(frame_of[DATA >> 12], 0);
     assert_int_equal(frame_of[(DATA >> 12) + 2], 0);
     assert_int_equal(frame_of[(DATA >> 12) + 1], (DATA >> 12) + 101 + 1);
     /* still mapped, to its frame */
-    assert_int_equal(s.win[SHADOW_SUPERVISOR].base[DATA + 0x1000 + 5], 0x5a);
+    assert_int_equal(s.view[0].win.base[DATA + 0x1000 + 5], 0x5a);
     assert_int_equal(s.stats.kept_global, 1);
     assert_vma_bound(&s);
     shadow_destroy(&s);
@@ -195,7 +197,7 @@ static void test_write_to_former_code_page_upgrades_it(void **state)
     assert_int_equal(shadow_init(&s, &pm), 0);
     pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0 };
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
-    assert_false(s.writable[SHADOW_SUPERVISOR][DATA >> 12]);
+    assert_false(s.view[0].writable[DATA >> 12]);
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "r--s");
     uint64_t pages = s.stats.fill_pages;
 
@@ -203,9 +205,9 @@ static void test_write_to_former_code_page_upgrades_it(void **state)
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA + 4, true), SHADOW_MAPPED);
     assert_int_equal(s.stats.fill_pages, pages);
     assert_int_equal(s.stats.upgrades, 1);
-    assert_true(s.writable[SHADOW_SUPERVISOR][DATA >> 12]);
+    assert_true(s.view[0].writable[DATA >> 12]);
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "rw-s");
-    s.win[SHADOW_SUPERVISOR].base[DATA + 4] = 0x77;
+    s.view[0].win.base[DATA + 4] = 0x77;
     assert_int_equal(pm.ram[DATA + 4], 0x77);
     assert_vma_bound(&s);
     /* ... and it is in the reverse map: becoming code again protects it */
@@ -252,7 +254,7 @@ static void test_first_write_to_large_page_upgrades_between_code_frames(void **s
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, big + 10 * 0x1000), "r--s");
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, big + 20 * 0x1000), "r--s");
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, big + 1000 * 0x1000), "rw-s");
-    s.win[SHADOW_SUPERVISOR].base[big + 1000 * 0x1000] = 0x42;
+    s.view[0].win.base[big + 1000 * 0x1000] = 0x42;
     assert_int_equal(pm.ram[big + 1000 * 0x1000], 0x42);
     /* a write to a code frame is still the emulator's */
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, big + 10 * 0x1000, true), SHADOW_EMULATE);
@@ -309,9 +311,9 @@ static void test_invlpg_after_pte_change_maps_the_new_frame(void **state)
     set_pte(&pm, 0, other | PTE_P | PTE_RW | PTE_A | PTE_D);
     shadow_invlpg(&s, &pc, DATA);
     assert_int_equal(s.stats.invlpg_replaced, 1);
-    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][DATA >> 12], (other >> 12) + 1);
-    assert_true(s.writable[SHADOW_SUPERVISOR][DATA >> 12]);
-    assert_int_equal(s.win[SHADOW_SUPERVISOR].base[DATA + 8], 0x99);
+    assert_int_equal(s.view[0].frame_of[DATA >> 12], (other >> 12) + 1);
+    assert_true(s.view[0].writable[DATA >> 12]);
+    assert_int_equal(s.view[0].win.base[DATA + 8], 0x99);
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "rw-s");
     assert_int_equal(s.stats.fills, fills);
     assert_vma_bound(&s);
@@ -321,7 +323,7 @@ static void test_invlpg_after_pte_change_maps_the_new_frame(void **state)
     set_pte(&pm, 0, other | PTE_P | PTE_RW | PTE_A);
     shadow_invlpg(&s, &pc, DATA);
     assert_int_equal(s.stats.invlpg_kept, 1);
-    assert_false(s.writable[SHADOW_SUPERVISOR][DATA >> 12]);
+    assert_false(s.view[0].writable[DATA >> 12]);
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "r--s");
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, true), SHADOW_MAPPED);
     assert_int_equal(get_pte(&pm, 0) & PTE_D, PTE_D);
@@ -352,7 +354,7 @@ static void test_invlpg_unmaps_not_present_and_unused_entries(void **state)
 
     set_pte(&pm, 0, 0);
     shadow_invlpg(&s, &pc, DATA);
-    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][DATA >> 12], 0);
+    assert_int_equal(s.view[0].frame_of[DATA >> 12], 0);
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "---p");
     /* the neighbour is still mapped */
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA + 0x1000), "rw-s");
@@ -360,7 +362,7 @@ static void test_invlpg_unmaps_not_present_and_unused_entries(void **state)
     uint32_t unused = (48u << 20) | PTE_P | PTE_RW;
     set_pte(&pm, 1, unused);
     shadow_invlpg(&s, &pc, DATA + 0x1000);
-    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][(DATA >> 12) + 1], 0);
+    assert_int_equal(s.view[0].frame_of[(DATA >> 12) + 1], 0);
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA + 0x1000), "---p");
     assert_int_equal(get_pte(&pm, 1), unused);
     assert_int_equal(s.stats.invlpg_drops, 2);
@@ -369,7 +371,7 @@ static void test_invlpg_unmaps_not_present_and_unused_entries(void **state)
     /* an INVLPG of a page the window does not map maps nothing */
     set_pte(&pm, 0, (DATA + 0x100000) | PTE_P | PTE_RW | PTE_A | PTE_D);
     shadow_invlpg(&s, &pc, DATA);
-    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][DATA >> 12], 0);
+    assert_int_equal(s.view[0].frame_of[DATA >> 12], 0);
     shadow_destroy(&s);
     phys_destroy(&pm);
 }
@@ -398,14 +400,14 @@ static void test_cr3_flush_drops_a_refilled_nonglobal_page_of_a_global_fill(void
     set_pte(&pm, 1, (DATA + 0x101000) | PTE_P | PTE_RW); /* not global, not used yet */
     shadow_invlpg(&s, &pc, DATA + 0x1000);
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA + 0x1000, false), SHADOW_MAPPED);
-    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][(DATA >> 12) + 1], ((DATA + 0x101000) >> 12) + 1);
+    assert_int_equal(s.view[0].frame_of[(DATA >> 12) + 1], ((DATA + 0x101000) >> 12) + 1);
 
-    shadow_flush_nonglobal(&s);
-    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][(DATA >> 12) + 1], 0);
+    shadow_cr3_write(&s, &pc);
+    assert_int_equal(s.view[0].frame_of[(DATA >> 12) + 1], 0);
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA + 0x1000), "---p");
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA), "rw-s");
     assert_string_equal(host_perms(&s, SHADOW_SUPERVISOR, DATA + 0x2000), "rw-s");
-    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][DATA >> 12], ((DATA + 0x100000) >> 12) + 1);
+    assert_int_equal(s.view[0].frame_of[DATA >> 12], ((DATA + 0x100000) >> 12) + 1);
     assert_vma_bound(&s);
     shadow_destroy(&s);
     phys_destroy(&pm);
@@ -439,13 +441,156 @@ static void test_vma_count_holds_across_a_cr3_write_keeping_split_globals(void *
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_USER, user, false), SHADOW_MAPPED);
     assert_vma_bound(&s);
-    shadow_flush_nonglobal(&s);
-    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][DATA >> 12], 0);
-    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][big >> 12], (big >> 12) + 1);
+    shadow_cr3_write(&s, &pc);
+    assert_int_equal(s.view[0].frame_of[DATA >> 12], 0);
+    assert_int_equal(s.view[0].frame_of[big >> 12], (big >> 12) + 1);
     assert_vma_bound(&s);
     shadow_invlpg(&s, &pc, big + 0x5000); /* the whole 4 MiB fill goes */
-    assert_int_equal(s.frame_of[SHADOW_SUPERVISOR][big >> 12], 0);
+    assert_int_equal(s.view[0].frame_of[big >> 12], 0);
     assert_vma_bound(&s);
+    shadow_destroy(&s);
+    phys_destroy(&pm);
+}
+
+/* Two user address spaces, A and B: page directories PD_A and PD_B, each
+ * with one page table mapping USER_PAGES user pages at USER_LIN to frames
+ * of its own (A's from FRAMES_A, B's from FRAMES_B), accessed, dirty. */
+#define PD_A 0x100000u
+#define PD_B 0x101000u
+#define PT_A 0x102000u
+#define PT_B 0x103000u
+#define USER_LIN 0x08000000u
+#define USER_PAGES 8u
+#define FRAMES_A (40u << 20)
+#define FRAMES_B (44u << 20)
+
+static void build_spaces(phys_mem *pm)
+{
+    const uint32_t pdi = USER_LIN >> 22;
+    put32(pm, PD_A + pdi * 4, PT_A | PTE_P | PTE_RW | PTE_US | PTE_A);
+    put32(pm, PD_B + pdi * 4, PT_B | PTE_P | PTE_RW | PTE_US | PTE_A);
+    for (uint32_t i = 0; i < USER_PAGES; i++) {
+        const uint32_t bits = PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D;
+        put32(pm, PT_A + i * 4, (FRAMES_A + i * 0x1000) | bits);
+        put32(pm, PT_B + i * 4, (FRAMES_B + i * 0x1000) | bits);
+        pm->ram[FRAMES_A + i * 0x1000] = (uint8_t)(0xa0 + i);
+        pm->ram[FRAMES_B + i * 0x1000] = (uint8_t)(0xb0 + i);
+    }
+}
+
+/*
+ * Switching between two address spaces (a fork, a pipe) keeps each one's
+ * user window: back in A, its pages are still mapped — no fill — once
+ * checked against A's tables.  An entry A's kernel changed while B ran
+ * is not kept as it was: a new frame is dropped (refilled on use), a
+ * write right taken away write-protects the page, a cleared A bit drops
+ * it (the next access must set A again, as after a TLB flush).
+ */
+static void test_user_window_is_kept_across_cr3_writes(void **state)
+{
+    (void)state;
+    phys_mem pm;
+    assert_int_equal(phys_init(&pm, RAM), 0);
+    build_spaces(&pm);
+    shadow_space s;
+    assert_int_equal(shadow_init(&s, &pm), 0);
+    pg_control a = { .cr0 = 0x80010001u, .cr3 = PD_A, .cr4 = 0 };
+    pg_control b = { .cr0 = 0x80010001u, .cr3 = PD_B, .cr4 = 0 };
+    shadow_cr3_write(&s, &a);
+    assert_int_equal(shadow_fill(&s, &a, SHADOW_USER, USER_LIN, true), SHADOW_MAPPED);
+    shadow_view *va = shadow_view_of(&s, SHADOW_USER);
+    assert_int_equal(va->win.base[USER_LIN + 0x3000], 0xa3); /* the batch took all 8 */
+    shadow_cr3_write(&s, &b);
+    shadow_view *vb = shadow_view_of(&s, SHADOW_USER);
+    assert_ptr_not_equal(va, vb);
+    assert_int_equal(shadow_fill(&s, &b, SHADOW_USER, USER_LIN, false), SHADOW_MAPPED);
+    assert_int_equal(vb->win.base[USER_LIN + 0x3000], 0xb3);
+    /* while B runs, A's kernel edits A's entries */
+    put32(&pm, PT_A + 1 * 4, (FRAMES_B + 0x7000) | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+    put32(&pm, PT_A + 2 * 4, (FRAMES_A + 0x2000) | PTE_P | PTE_US | PTE_A | PTE_D);
+    put32(&pm, PT_A + 3 * 4, (FRAMES_A + 0x3000) | PTE_P | PTE_RW | PTE_US | PTE_D);
+    uint64_t fills = s.stats.fills;
+    shadow_cr3_write(&s, &a);
+    assert_ptr_equal(shadow_view_of(&s, SHADOW_USER), va);
+    assert_int_equal(s.stats.spaces_kept, 1);
+    const uint32_t p0 = USER_LIN >> 12;
+    assert_int_equal(va->frame_of[p0], (FRAMES_A >> 12) + 1);        /* unchanged: kept */
+    assert_true(va->writable[p0]);
+    assert_int_equal(va->win.base[USER_LIN + 0x4000], 0xa4);
+    assert_int_equal(va->frame_of[p0 + 1], 0);                      /* new frame: dropped */
+    assert_int_equal(va->frame_of[p0 + 2], ((FRAMES_A + 0x2000) >> 12) + 1);
+    assert_false(va->writable[p0 + 2]);                             /* write-protected */
+    assert_string_equal(host_perms(&s, SHADOW_USER, USER_LIN + 0x2000), "r--s");
+    assert_int_equal(va->frame_of[p0 + 3], 0);                      /* A cleared: dropped */
+    assert_int_equal(s.stats.fills, fills);
+    assert_int_equal(s.stats.checked_drops, 2);
+    assert_int_equal(s.stats.checked_downgrades, 1);
+    /* the dropped pages fill again from the new entries */
+    assert_int_equal(shadow_fill(&s, &a, SHADOW_USER, USER_LIN + 0x1000, false), SHADOW_MAPPED);
+    assert_int_equal(va->win.base[USER_LIN + 0x1000], 0xb7);
+    assert_vma_bound(&s);
+    shadow_destroy(&s);
+    phys_destroy(&pm);
+}
+
+/* More address spaces than windows: the least recently used one is
+ * emptied for the new one; a page directory that comes back after that
+ * starts empty. */
+static void test_least_recent_user_window_is_emptied(void **state)
+{
+    (void)state;
+    phys_mem pm;
+    assert_int_equal(phys_init(&pm, RAM), 0);
+    build_spaces(&pm);
+    shadow_space s;
+    assert_int_equal(shadow_init(&s, &pm), 0);
+    pg_control a = { .cr0 = 0x80010001u, .cr3 = PD_A, .cr4 = 0 };
+    shadow_cr3_write(&s, &a);
+    assert_int_equal(shadow_fill(&s, &a, SHADOW_USER, USER_LIN, false), SHADOW_MAPPED);
+    const shadow_view *va = shadow_view_of(&s, SHADOW_USER);
+    for (uint32_t i = 0; i < SHADOW_SPACES; i++) {
+        /* other page directories: copies of B's */
+        uint32_t pd = 0x200000u + i * 0x1000;
+        put32(&pm, pd + (USER_LIN >> 22) * 4, PT_B | PTE_P | PTE_RW | PTE_US | PTE_A);
+        pg_control o = { .cr0 = a.cr0, .cr3 = pd, .cr4 = 0 };
+        shadow_cr3_write(&s, &o);
+        assert_int_equal(shadow_fill(&s, &o, SHADOW_USER, USER_LIN, false), SHADOW_MAPPED);
+    }
+    assert_int_equal(s.stats.spaces_evicted, 1);
+    assert_int_not_equal(va->frame_of[USER_LIN >> 12], (FRAMES_A >> 12) + 1); /* B's now */
+    shadow_cr3_write(&s, &a);
+    assert_int_equal(s.stats.spaces_evicted, 2);
+    assert_int_equal(shadow_view_of(&s, SHADOW_USER)->frame_of[USER_LIN >> 12], 0);
+    assert_vma_bound(&s);
+    shadow_destroy(&s);
+    phys_destroy(&pm);
+}
+
+/* A frame becoming code is write-protected in the user windows of the
+ * address spaces not running too: they come back without a fill. */
+static void test_code_frame_is_protected_in_a_kept_window(void **state)
+{
+    (void)state;
+    phys_mem pm;
+    assert_int_equal(phys_init(&pm, RAM), 0);
+    build_spaces(&pm);
+    shadow_space s;
+    assert_int_equal(shadow_init(&s, &pm), 0);
+    pg_control a = { .cr0 = 0x80010001u, .cr3 = PD_A, .cr4 = 0 };
+    pg_control b = { .cr0 = 0x80010001u, .cr3 = PD_B, .cr4 = 0 };
+    shadow_cr3_write(&s, &a);
+    assert_int_equal(shadow_fill(&s, &a, SHADOW_USER, USER_LIN, true), SHADOW_MAPPED);
+    shadow_view *va = shadow_view_of(&s, SHADOW_USER);
+    assert_true(va->writable[USER_LIN >> 12]);
+    shadow_cr3_write(&s, &b);
+    phys_mark_code(&pm, FRAMES_A);
+    shadow_frame_became_code(&s, FRAMES_A);
+    shadow_cr3_write(&s, &a);
+    assert_ptr_equal(shadow_view_of(&s, SHADOW_USER), va);
+    assert_int_equal(va->frame_of[USER_LIN >> 12], (FRAMES_A >> 12) + 1);
+    assert_false(va->writable[USER_LIN >> 12]);
+    assert_string_equal(host_perms(&s, SHADOW_USER, USER_LIN), "r--s");
+    assert_true(va->writable[(USER_LIN >> 12) + 1]);
     shadow_destroy(&s);
     phys_destroy(&pm);
 }
@@ -462,6 +607,9 @@ int main(void)
         cmocka_unit_test(test_invlpg_unmaps_not_present_and_unused_entries),
         cmocka_unit_test(test_cr3_flush_drops_a_refilled_nonglobal_page_of_a_global_fill),
         cmocka_unit_test(test_vma_count_holds_across_a_cr3_write_keeping_split_globals),
+        cmocka_unit_test(test_user_window_is_kept_across_cr3_writes),
+        cmocka_unit_test(test_least_recent_user_window_is_emptied),
+        cmocka_unit_test(test_code_frame_is_protected_in_a_kept_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
