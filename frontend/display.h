@@ -36,4 +36,11 @@ void display_destroy(display *d);
  * keyboard does not have.  For the window, and for tests. */
 size_t display_ps2_set2(int scancode, bool down, uint8_t out[8]);
 
+/* btvm's own keys, Ctrl-Alt-G (release the mouse) and Ctrl-Alt-S (the
+ * statistics overlay): which one a key going down at SDL scancode is,
+ * given the modifiers held with it (SDL_Keymod bits, as the key event
+ * carries them).  For the window, and for tests. */
+enum display_hot_key { DISPLAY_HOT_NONE, DISPLAY_HOT_GRAB, DISPLAY_HOT_OVERLAY };
+enum display_hot_key display_hot_key_of(int scancode, unsigned mod);
+
 #endif

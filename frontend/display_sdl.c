@@ -283,18 +283,34 @@ static unsigned ps2_button(uint8_t sdl_button)
     }
 }
 
-/* Returns true for a hot key (handled here, not the guest's). */
+enum display_hot_key display_hot_key_of(int scancode, unsigned mod)
+{
+    if (!(mod & KMOD_CTRL) || !(mod & KMOD_ALT))
+        return DISPLAY_HOT_NONE;
+    switch (scancode) {
+    case SDL_SCANCODE_G: return DISPLAY_HOT_GRAB;
+    case SDL_SCANCODE_S: return DISPLAY_HOT_OVERLAY;
+    default: return DISPLAY_HOT_NONE;
+    }
+}
+
+/*
+ * Returns true for a hot key (handled here, not the guest's).  The
+ * modifiers are the ones the event carries: SDL_GetModState() is the
+ * state after every event pumped so far, and when Ctrl and Alt were
+ * released before this key's event was handled (a loaded host, typed
+ * input) it said "none", so Ctrl-Alt-S reached the guest — where the
+ * console took Ctrl-S as XOFF and stopped all output (the display test's
+ * "typed keys never show", one run in five to ten).
+ */
 static bool hot_key(display *d, const SDL_KeyboardEvent *k)
 {
-    SDL_Keymod mod = SDL_GetModState();
-    if (!(mod & KMOD_CTRL) || !(mod & KMOD_ALT))
-        return false;
-    switch (k->keysym.scancode) {
-    case SDL_SCANCODE_G:
+    switch (display_hot_key_of(k->keysym.scancode, k->keysym.mod)) {
+    case DISPLAY_HOT_GRAB:
         if (d->grabbed)
             set_grab(d, false);
         return true;
-    case SDL_SCANCODE_S:
+    case DISPLAY_HOT_OVERLAY:
         d->overlay_on = !d->overlay_on;
         d->next_overlay = 0;
         if (d->overlay_on)

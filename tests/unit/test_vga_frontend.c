@@ -167,12 +167,27 @@ static void test_key_codes(void **state)
     assert_int_equal(display_ps2_set2(100000, true, b), 0); /* out of range */
 }
 
+/* Hot keys by the modifiers the key event carries (SDL_Keymod: LCTRL
+ * 0x40, RCTRL 0x80, LALT 0x100, RALT 0x200, LSHIFT 0x1; scancodes G = 10,
+ * S = 22, A = 4). */
+static void test_hot_keys(void **state)
+{
+    (void)state;
+    assert_int_equal(display_hot_key_of(22, 0x40 | 0x100), DISPLAY_HOT_OVERLAY);
+    assert_int_equal(display_hot_key_of(22, 0x80 | 0x200 | 0x1), DISPLAY_HOT_OVERLAY);
+    assert_int_equal(display_hot_key_of(10, 0x40 | 0x100), DISPLAY_HOT_GRAB);
+    assert_int_equal(display_hot_key_of(22, 0x40), DISPLAY_HOT_NONE);
+    assert_int_equal(display_hot_key_of(22, 0x100), DISPLAY_HOT_NONE);
+    assert_int_equal(display_hot_key_of(4, 0x40 | 0x100), DISPLAY_HOT_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_screendump_round_trip),
         cmocka_unit_test(test_overlay_text_and_pixels),
         cmocka_unit_test(test_display_options),
+        cmocka_unit_test(test_hot_keys),
         cmocka_unit_test(test_key_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
