@@ -337,6 +337,25 @@ static void set_entry_state(cpu_state *cpu, phys_mem *mem, uint32_t entry)
     cpu_tlb_flush(cpu, false);
 }
 
+/*
+ * The BIOS area after the ACPI tables reads as a ROM of zeros, as a PC's
+ * firmware ROM does (E820 marks it reserved): a guest only reads it, to
+ * scan for firmware tables.  Linux's MP-table scan maps what is left of
+ * the 64 KiB at each 16-byte step and unmaps it again (early_memremap):
+ * as RAM, every step cost the translator a shadow fill and an unmap, two
+ * host TLB flushes (~35,000 unmaps a boot); as ROM the reads are
+ * emulated, and the scanning loop soon runs on the interpreter (adaptive
+ * retranslation).
+ */
+static int bios_area_rom(phys_mem *mem)
+{
+    const uint32_t base = ACPI_TABLES_ADDR + ACPI_TABLES_SIZE, size = 0x100000u - base;
+    uint8_t *zeros = calloc(1, size);
+    int r = zeros ? phys_add_rom(mem, base, zeros, size, "bios-area") : -1;
+    free(zeros);
+    return r;
+}
+
 int linux_load(cpu_state *cpu, phys_mem *mem, const boot_params *p, char *err, size_t errlen)
 {
     const char *path = p->kernel;
@@ -450,6 +469,10 @@ int linux_load(cpu_state *cpu, phys_mem *mem, const boot_params *p, char *err, s
     free(bp);
     phys_copy_to(mem, CMDLINE_ADDR, cmdline, (uint32_t)cmdlen + 1);
 
+    if (bios_area_rom(mem) < 0) {
+        snprintf(err, errlen, "cannot add the BIOS area's ROM");
+        goto out;
+    }
     set_entry_state(cpu, mem, h.code32_start);
     ret = 0;
 out:

@@ -204,6 +204,15 @@ pm_start:
         pop esi
         fail_unless e, "initrd contents differ"
 
+        ; The BIOS area: the ACPI tables' RSDP at 0xf0000, in RAM, and after
+        ; the tables a ROM of zeros that ignores writes, as a PC's firmware
+        ; (Linux probes it for an MP table, 16 bytes at a time).
+        cmp dword [0xf0000], 'RSD '
+        fail_unless e, "no RSDP at 0xf0000"
+        mov dword [0xf8000], 0x12345678
+        cmp dword [0xf8000], 0
+        fail_unless e, "the BIOS area after the ACPI tables is writable"
+
         mov esi, pass
         call puts
         mov al, 0
