@@ -50,16 +50,10 @@ int window_unmap(mmu_window *w, uint32_t lin, uint32_t len)
                 -1, 0) == MAP_FAILED ? -1 : 0;
 }
 
-/* Small mappings are populated: the access that caused the fill retries
- * at once, and a host page fault after the mapping would be a second
- * kernel entry (the dearest part of a fill on a paravirtualised host).
- * Large ones are not: a guest 4 MiB page is rarely touched all over, and
- * populating shmem allocates its frames. */
-#define WINDOW_POPULATE_MAX (16u << 12)
-
-int window_map(mmu_window *w, uint32_t lin, uint32_t frame, uint32_t len, bool writable)
+int window_map(mmu_window *w, uint32_t lin, uint32_t frame, uint32_t len, bool writable,
+               bool populate)
 {
-    int flags = MAP_SHARED | MAP_FIXED | (len <= WINDOW_POPULATE_MAX ? MAP_POPULATE : 0);
+    int flags = MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0);
     return mmap(w->base + lin, len, PROT_READ | (writable ? PROT_WRITE : 0), flags, w->pm->memfd,
                 frame) == MAP_FAILED ? -1 : 0;
 }

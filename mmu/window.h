@@ -45,8 +45,11 @@ void window_destroy(mmu_window *w);
 int window_clear(mmu_window *w);
 /* Drop the mappings of [lin, lin + len). */
 int window_unmap(mmu_window *w, uint32_t lin, uint32_t len);
-/* Map len bytes of guest RAM from frame at lin; 0 or -1. */
-int window_map(mmu_window *w, uint32_t lin, uint32_t frame, uint32_t len, bool writable);
+/* Map len bytes of guest RAM from frame at lin; 0 or -1.  populate: fill
+ * the host page tables now (allocating the frames the memfd lacks), not
+ * at each page's first touch. */
+int window_map(mmu_window *w, uint32_t lin, uint32_t frame, uint32_t len, bool writable,
+               bool populate);
 /* Flat windows: a page became code (read-only) or stopped being code. */
 void window_protect_code(mmu_window *w, uint32_t paddr, bool is_code);
 
