@@ -102,6 +102,10 @@ struct tr_engine {
     uint64_t entry_instructions; /* the count when translated code was last entered */
     uintptr_t lookup_probe_end;  /* the lookup stub's probe ends here (a stop between blocks) */
 
+    /* A guest page fault raised from translated code, for the fill when the
+     * guest comes back to the instruction (prefill_after_fault). */
+    struct { bool armed; int win; uint32_t eip, lin, cr3; } pf;
+
     /* The signal path. */
     sigjmp_buf trap_jmp;
     volatile sig_atomic_t in_code;
@@ -307,6 +311,9 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
         if (r == SHADOW_MAPPED)
             return;
         emulated = r == SHADOW_EMULATE;
+        if (r == SHADOW_GUEST_FAULT)
+            t->pf = (typeof(t->pf)){ .armed = true, .win = t->cur_shadow, .lin = (uint32_t)(addr - (uintptr_t)t->cur->base),
+                                     .eip = b->eip + b->side[i].guest_off, .cr3 = cpu->cr3 };
     } else if (sig == SIGSEGV && t->cur_shadow < 0 && addr - (uintptr_t)t->cur->base < (1ull << 32)) {
         emulated = true; /* the flat window: ROM, MMIO, unassigned or a code page */
     }
@@ -643,6 +650,30 @@ static void handle_trap(tr_engine *t)
 }
 
 /*
+ * A guest page fault from translated code costs two host signals: the
+ * first access's (its walk fails: the guest takes #PF), and the retry's
+ * after the guest's handler has mapped the page (the window is filled
+ * then).  When the guest comes back to the faulting instruction in the
+ * same address space, the page is filled before the block runs, with a
+ * read walk: it sets the accessed bit a moment before the retry would —
+ * as a processor may for a translation it caches ahead of use (SDM Vol. 3A
+ * §4.10.2.3) — and never the dirty bit, which Linux's handler sets itself
+ * for a write fault on an anonymous page (the mapping is then writable).
+ */
+static void prefill_after_fault(tr_engine *t)
+{
+    cpu_state *cpu = t->cpu;
+    if (cpu->eip != t->pf.eip)
+        return;
+    t->pf.armed = false;
+    if (cpu->cr3 != t->pf.cr3 || t->cur_shadow != t->pf.win)
+        return;
+    pg_control pc = { cpu->cr0, cpu->cr3, cpu->cr4 };
+    if (shadow_fill(&t->shadow, &pc, t->pf.win, t->pf.lin, false) == SHADOW_MAPPED)
+        t->stats.pf_prefills++;
+}
+
+/*
  * Chaining: the block that just left by direct exit k jumps straight to
  * next from now on.  Only within one guest page: the running block's page
  * is mapped to its frame, so a target in the same page always translates
@@ -736,6 +767,8 @@ enum cpu_exit tr_exec(tr_engine *t, uint64_t budget)
         if (cpu->cr0 & CR0_PG) {
             t->cur_shadow = cpu->cpl == 3 ? SHADOW_USER : SHADOW_SUPERVISOR;
             t->cur = &shadow_view_of(&t->shadow, t->cur_shadow)->win;
+            if (t->pf.armed)
+                prefill_after_fault(t);
         } else {
             t->cur_shadow = -1;
             t->cur = &t->window;
@@ -893,8 +926,10 @@ void tr_print_stats(const tr_engine *t, FILE *out)
     fprintf(out, "  insns rewritten     %llu (translated)\n", (unsigned long long)s->insns_rewritten);
     fprintf(out, "  insns interpreted   %llu (of which mode hand-offs %llu)\n",
             (unsigned long long)s->insns_interpreted, (unsigned long long)s->handoffs_mode);
-    fprintf(out, "  host traps          %llu (code-page writes %llu)\n",
-            (unsigned long long)s->traps, (unsigned long long)s->traps_code_write);
+    fprintf(out, "  host traps          %llu (code-page writes %llu); pages filled on the return "
+            "from a guest #PF %llu\n",
+            (unsigned long long)s->traps, (unsigned long long)s->traps_code_write,
+            (unsigned long long)s->pf_prefills);
     fprintf(out, "  code invalidations  %llu, retranslations of trapping code %llu\n",
             (unsigned long long)s->invalidations, (unsigned long long)s->retranslations);
     fprintf(out, "  code cache flushes  %llu\n", (unsigned long long)s->cache_flushes);

@@ -32,6 +32,8 @@ typedef struct tr_stats {
     uint64_t chains;              /* direct exits patched to jump to their target block */
     uint64_t kicks;               /* stop requests from the kick timer */
     uint64_t lookups;             /* indirect and cross-page branches that missed the cache */
+    uint64_t pf_prefills;         /* shadow fills made when the guest came back to a faulting
+                                     instruction after its #PF handler (engine.c) */
     uint64_t blocks_ended_by[2048]; /* per Zydis mnemonic: the instruction a translation stopped at */
 } tr_stats;
 
