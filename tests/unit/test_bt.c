@@ -686,6 +686,68 @@ static void test_x87_block_waits_for_cr0_ts(void **state)
     harness_free(ref);
 }
 
+/* A guest page fault from translated code whose handler maps the page:
+ * back at the faulting instruction, the page is filled before the block
+ * runs (one host fault, not two), with the same end state as the
+ * interpreter's — the accessed bit included. */
+static const char pf_program[] =
+    "    lidt [idtr]\n"
+    "    mov eax, 0x30000\n"
+    "    mov cr3, eax\n"
+    "    mov eax, cr0\n"
+    "    or eax, 0x80000000\n"
+    "    mov cr0, eax\n"
+    "    jmp .paged\n"
+    ".paged:\n"
+    "    mov ebx, 0x200000\n"
+    "    mov eax, [ebx]\n"                     /* #PF: not present */
+    "    mov [0x20100], eax\n"
+    "    hlt\n"
+    "pf: mov dword [0x31000 + 0x200 * 4], 0x201003\n" /* map it to frame 0x201000 */
+    "    add esp, 4\n"
+    "    iret\n"
+    "align 8\n"
+    "idt: times 14 dq 0\n"
+    "    dw ((pf - $$) + 0x10000) & 0xffff, 0x08, 0x8e00, ((pf - $$) + 0x10000) >> 16\n"
+    "idtr: dw 15 * 8 - 1\n"
+    "    dd idt\n";
+
+static void run_pf_program(harness *h, tr_engine *t)
+{
+    harness_asm(h, pf_program);
+    uint32_t pde = 0x31000 | 3, marker = 0xcafe1234;
+    harness_poke(h, 0x30000, &pde, 4);
+    for (uint32_t i = 0; i < 1024; i++) {
+        uint32_t pte = i == 0x200 ? 0 : (i << 12) | 3;
+        harness_poke(h, 0x31000 + i * 4, &pte, 4);
+    }
+    harness_poke(h, 0x201000, &marker, 4);
+    if (t)
+        assert_int_equal(run_bt(t), CPU_EXIT_HALT);
+    else
+        assert_int_equal(harness_run(h, 1u << 20), CPU_EXIT_HALT);
+}
+
+static void test_page_fault_handler_return_fills_the_page(void **state)
+{
+    (void)state;
+    harness *ref = harness_new(HARNESS_FLAT32);
+    run_pf_program(ref, NULL);
+    harness *h = harness_new(HARNESS_FLAT32);
+    tr_engine *t = new_engine(h);
+    run_pf_program(h, t);
+    assert_int_equal(harness_peek32(h, 0x20100), 0xcafe1234);
+    assert_int_equal(h->cpu.regs[R_EAX], ref->cpu.regs[R_EAX]);
+    assert_int_equal(h->cpu.eip, ref->cpu.eip);
+    assert_int_equal(h->cpu.stats.exceptions, 1);
+    assert_int_equal(harness_peek32(h, 0x31800), harness_peek32(ref, 0x31800)); /* A set */
+    assert_int_equal(harness_peek32(h, 0x31800), 0x201023);
+    assert_int_equal(tr_get_stats(t)->pf_prefills, 1);
+    tr_free(t);
+    harness_free(h);
+    harness_free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -706,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_x87_state_survives_a_fault),
         cmocka_unit_test(test_x87_unmasked_exception_is_mf),
         cmocka_unit_test(test_x87_block_waits_for_cr0_ts),
+        cmocka_unit_test(test_page_fault_handler_return_fills_the_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
