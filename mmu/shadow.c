@@ -369,6 +369,7 @@ static void check_space(shadow_space *s, int i, const pg_control *pc)
         }
         uint32_t region = UINT32_MAX, pde = 0, run = 0;
         bool pde_ok = false;
+        const uint8_t *pt = NULL; /* the page table, when it is RAM */
         for (uint32_t p = first; p <= end; p++) {
             bool drop_p = false;
             if (p < end && w->frame_of[p]) {
@@ -377,8 +378,13 @@ static void check_space(shadow_space *s, int i, const pg_control *pc)
                     region = p >> 10;
                     pde = phys_read(pm, (pd + region * 4) & pm->a20_mask, 4);
                     pde_ok = pde == sp->pde[region];
+                    pt = pde_ok ? phys_page_ptr(pm, pde & ~0xfffu & pm->a20_mask, false) : NULL;
                 }
-                uint32_t pte = pde_ok ? phys_read(pm, ((pde & ~0xfffu) + (p & 1023) * 4) & pm->a20_mask, 4) : 0;
+                uint32_t pte = 0;
+                if (pt)
+                    memcpy(&pte, pt + (p & 1023) * 4, 4);
+                else if (pde_ok)
+                    pte = phys_read(pm, ((pde & ~0xfffu) + (p & 1023) * 4) & pm->a20_mask, 4);
                 if (!pde_ok) {
                     drop_p = true;
                 } else if (pte != sp->pte[p]) {
