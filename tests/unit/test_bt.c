@@ -23,6 +23,16 @@ static enum cpu_exit run_bt(tr_engine *t)
     return e;
 }
 
+/* Run to HLT under the translator t, or under the interpreter when t is
+ * NULL (the reference). */
+static void run_to_halt(harness *h, tr_engine *t)
+{
+    if (t)
+        assert_int_equal(run_bt(t), CPU_EXIT_HALT);
+    else
+        assert_int_equal(harness_run(h, 1u << 20), CPU_EXIT_HALT);
+}
+
 /* Run a loop that never ends until the kick timer stops it after some
  * work: on a loaded host the first kick may come before the first block
  * runs.  Returns the number of tr_exec() calls. */
@@ -193,10 +203,7 @@ static const char string_program[] =
 static void run_string_program(harness *h, tr_engine *t)
 {
     harness_asm(h, string_program);
-    if (t)
-        assert_int_equal(run_bt(t), CPU_EXIT_HALT);
-    else
-        assert_int_equal(harness_run(h, 1u << 20), CPU_EXIT_HALT);
+    run_to_halt(h, t);
 }
 
 static void test_string_instructions(void **state)
@@ -466,10 +473,7 @@ static void run_sse_program(harness *h, tr_engine *t)
 {
     harness_asm(h, sse_program);
     h->cpu.cr4 |= CR4_OSFXSR;
-    if (t)
-        assert_int_equal(run_bt(t), CPU_EXIT_HALT);
-    else
-        assert_int_equal(harness_run(h, 1u << 20), CPU_EXIT_HALT);
+    run_to_halt(h, t);
 }
 
 static void test_sse_integer_instructions(void **state)
@@ -497,29 +501,34 @@ static void test_sse_integer_instructions(void **state)
     harness_free(ref);
 }
 
-/* With CR0.TS set an SSE instruction raises #NM: a block holding one must
- * not run translated (the dispatcher hands it to the interpreter). */
-static void test_sse_block_waits_for_cr0_ts(void **state)
+/* With CR0.TS set an SSE or x87 instruction raises #NM: a block holding
+ * one must not run translated (the dispatcher hands it to the
+ * interpreter), and the guest gets the #NM where the interpreter raises it. */
+static void assert_block_waits_for_cr0_ts(const char *program, uint32_t cr4)
 {
-    (void)state;
-    harness *h = harness_new(HARNESS_FLAT32);
-    harness_asm(h, "pxor xmm0, xmm0\n hlt\n");
-    h->cpu.cr4 |= CR4_OSFXSR;
-    h->cpu.cr0 |= CR0_TS;
     harness *ref = harness_new(HARNESS_FLAT32);
-    harness_asm(ref, "pxor xmm0, xmm0\n hlt\n");
-    ref->cpu.cr4 |= CR4_OSFXSR;
+    harness_asm(ref, program);
+    ref->cpu.cr4 |= cr4;
     ref->cpu.cr0 |= CR0_TS;
     enum cpu_exit want = harness_run(ref, 1000);
+    harness *h = harness_new(HARNESS_FLAT32);
+    harness_asm(h, program);
+    h->cpu.cr4 |= cr4;
+    h->cpu.cr0 |= CR0_TS;
     tr_engine *t = new_engine(h);
-    enum cpu_exit got = run_bt(t);
-    assert_int_equal(got, want);
+    assert_int_equal(run_bt(t), want);
     assert_int_equal(h->cpu.eip, ref->cpu.eip);
     assert_int_equal(h->cpu.stats.exceptions, ref->cpu.stats.exceptions);
     assert_true(ref->cpu.stats.exceptions >= 1); /* the #NM */
     tr_free(t);
     harness_free(h);
     harness_free(ref);
+}
+
+static void test_sse_block_waits_for_cr0_ts(void **state)
+{
+    (void)state;
+    assert_block_waits_for_cr0_ts("pxor xmm0, xmm0\n hlt\n", CR4_OSFXSR);
 }
 
 /* x87 code runs natively on the guest's registers, loaded into the host
@@ -557,13 +566,28 @@ static const char x87_program[] =
     "    fxch st1\n"
     "    hlt\n";
 
-static void run_x87(harness *h, tr_engine *t, const char *program)
+/* One program run to HLT by the interpreter (ref) and by the translator. */
+typedef struct engines {
+    harness *ref, *h;
+    tr_engine *t;
+} engines;
+
+static engines run_both(const char *program)
 {
-    harness_asm(h, program);
-    if (t)
-        assert_int_equal(run_bt(t), CPU_EXIT_HALT);
-    else
-        assert_int_equal(harness_run(h, 1u << 20), CPU_EXIT_HALT);
+    engines e = { .ref = harness_new(HARNESS_FLAT32), .h = harness_new(HARNESS_FLAT32) };
+    harness_asm(e.ref, program);
+    run_to_halt(e.ref, NULL);
+    harness_asm(e.h, program);
+    e.t = new_engine(e.h);
+    run_to_halt(e.h, e.t);
+    return e;
+}
+
+static void engines_free(engines *e)
+{
+    tr_free(e->t);
+    harness_free(e->h);
+    harness_free(e->ref);
 }
 
 static void assert_same_machine(harness *h, harness *ref)
@@ -583,12 +607,10 @@ static void assert_same_machine(harness *h, harness *ref)
 static void test_x87_instructions(void **state)
 {
     (void)state;
-    harness *ref = harness_new(HARNESS_FLAT32);
-    run_x87(ref, NULL, x87_program);
-    harness *h = harness_new(HARNESS_FLAT32);
-    tr_engine *t = new_engine(h);
-    run_x87(h, t, x87_program);
-    assert_same_machine(h, ref);
+    engines e = run_both(x87_program);
+    harness *h = e.h;
+    tr_engine *t = e.t;
+    assert_same_machine(h, e.ref);
     assert_int_equal(harness_peek32(h, 0x20014), (uint32_t)-7);
     assert_int_equal(harness_peek32(h, 0x2001c), 13); /* (int)((1 + pi) * pi), truncated */
     assert_int_equal(h->cpu.regs[R_ECX] & 0xff, 1);   /* 0 < 1 + pi */
@@ -597,9 +619,7 @@ static void test_x87_instructions(void **state)
     /* everything but fninit (and the hlt) translated: 4 before, 22 after */
     const tr_stats *s = tr_get_stats(t);
     assert_int_equal(s->insns_identical + s->insns_rewritten, 4 + 22);
-    tr_free(t);
-    harness_free(h);
-    harness_free(ref);
+    engines_free(&e);
 }
 
 /* A host fault in the middle of x87 code leaves translated code with the
@@ -615,17 +635,13 @@ static void test_x87_state_survives_a_fault(void **state)
         "    fstp qword [0x20000]\n"
         "    fstp qword [0x20008]\n"
         "    hlt\n";
-    harness *ref = harness_new(HARNESS_FLAT32);
-    run_x87(ref, NULL, program);
-    harness *h = harness_new(HARNESS_FLAT32);
-    tr_engine *t = new_engine(h);
-    run_x87(h, t, program);
-    assert_same_machine(h, ref);
+    engines e = run_both(program);
+    harness *h = e.h;
+    tr_engine *t = e.t;
+    assert_same_machine(h, e.ref);
     assert_int_equal(harness_peek32(h, 0x2000c), 0x40000000); /* 2.0 */
     assert_true(tr_get_stats(t)->traps >= 1);
-    tr_free(t);
-    harness_free(h);
-    harness_free(ref);
+    engines_free(&e);
 }
 
 /* An unmasked x87 exception is taken by the next waiting x87 instruction:
@@ -651,39 +667,17 @@ static void test_x87_unmasked_exception_is_mf(void **state)
         "    dw ((mf - $$) + 0x10000) & 0xffff, 0x08, 0x8e00, ((mf - $$) + 0x10000) >> 16\n"
         "idtr: dw 17 * 8 - 1\n"
         "    dd idt\n";
-    harness *ref = harness_new(HARNESS_FLAT32);
-    run_x87(ref, NULL, program);
-    harness *h = harness_new(HARNESS_FLAT32);
-    tr_engine *t = new_engine(h);
-    run_x87(h, t, program);
-    assert_same_machine(h, ref);
-    assert_int_equal(harness_peek32(h, 0x20100), 16);
-    assert_int_equal(ref->cpu.stats.exceptions, 1);
-    tr_free(t);
-    harness_free(h);
-    harness_free(ref);
+    engines e = run_both(program);
+    assert_same_machine(e.h, e.ref);
+    assert_int_equal(harness_peek32(e.h, 0x20100), 16);
+    assert_int_equal(e.ref->cpu.stats.exceptions, 1);
+    engines_free(&e);
 }
 
-/* With CR0.TS set an x87 instruction raises #NM: its block must not run
- * translated. */
 static void test_x87_block_waits_for_cr0_ts(void **state)
 {
     (void)state;
-    harness *ref = harness_new(HARNESS_FLAT32);
-    harness_asm(ref, "fld1\n hlt\n");
-    ref->cpu.cr0 |= CR0_TS;
-    enum cpu_exit want = harness_run(ref, 1000);
-    harness *h = harness_new(HARNESS_FLAT32);
-    harness_asm(h, "fld1\n hlt\n");
-    h->cpu.cr0 |= CR0_TS;
-    tr_engine *t = new_engine(h);
-    assert_int_equal(run_bt(t), want);
-    assert_int_equal(h->cpu.eip, ref->cpu.eip);
-    assert_int_equal(h->cpu.stats.exceptions, ref->cpu.stats.exceptions);
-    assert_true(ref->cpu.stats.exceptions >= 1); /* the #NM */
-    tr_free(t);
-    harness_free(h);
-    harness_free(ref);
+    assert_block_waits_for_cr0_ts("fld1\n hlt\n", 0);
 }
 
 /* A guest page fault from translated code whose handler maps the page:
@@ -722,10 +716,7 @@ static void run_pf_program(harness *h, tr_engine *t)
         harness_poke(h, 0x31000 + i * 4, &pte, 4);
     }
     harness_poke(h, 0x201000, &marker, 4);
-    if (t)
-        assert_int_equal(run_bt(t), CPU_EXIT_HALT);
-    else
-        assert_int_equal(harness_run(h, 1u << 20), CPU_EXIT_HALT);
+    run_to_halt(h, t);
 }
 
 static void test_page_fault_handler_return_fills_the_page(void **state)

@@ -464,6 +464,9 @@ static void test_vma_count_holds_across_a_cr3_write_keeping_split_globals(void *
 #define FRAMES_A (40u << 20)
 #define FRAMES_B (44u << 20)
 
+static const pg_control space_a = { .cr0 = 0x80010001u, .cr3 = PD_A, .cr4 = 0 };
+static const pg_control space_b = { .cr0 = 0x80010001u, .cr3 = PD_B, .cr4 = 0 };
+
 static void build_spaces(phys_mem *pm)
 {
     const uint32_t pdi = USER_LIN >> 22;
@@ -478,6 +481,13 @@ static void build_spaces(phys_mem *pm)
     }
 }
 
+static void spaces_setup(phys_mem *pm, shadow_space *s)
+{
+    assert_int_equal(phys_init(pm, RAM), 0);
+    build_spaces(pm);
+    assert_int_equal(shadow_init(s, pm), 0);
+}
+
 /*
  * Switching between two address spaces (a fork, a pipe) keeps each one's
  * user window: back in A, its pages are still mapped — no fill — once
@@ -490,27 +500,24 @@ static void test_user_window_is_kept_across_cr3_writes(void **state)
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_spaces(&pm);
     shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
-    pg_control a = { .cr0 = 0x80010001u, .cr3 = PD_A, .cr4 = 0 };
-    pg_control b = { .cr0 = 0x80010001u, .cr3 = PD_B, .cr4 = 0 };
-    shadow_cr3_write(&s, &a);
-    assert_int_equal(shadow_fill(&s, &a, SHADOW_USER, USER_LIN, true), SHADOW_MAPPED);
+    spaces_setup(&pm, &s);
+    const pg_control *a = &space_a, *b = &space_b;
+    shadow_cr3_write(&s, a);
+    assert_int_equal(shadow_fill(&s, a, SHADOW_USER, USER_LIN, true), SHADOW_MAPPED);
     shadow_view *va = shadow_view_of(&s, SHADOW_USER);
     assert_int_equal(va->win.base[USER_LIN + 0x3000], 0xa3); /* the batch took all 8 */
-    shadow_cr3_write(&s, &b);
+    shadow_cr3_write(&s, b);
     shadow_view *vb = shadow_view_of(&s, SHADOW_USER);
     assert_ptr_not_equal(va, vb);
-    assert_int_equal(shadow_fill(&s, &b, SHADOW_USER, USER_LIN, false), SHADOW_MAPPED);
+    assert_int_equal(shadow_fill(&s, b, SHADOW_USER, USER_LIN, false), SHADOW_MAPPED);
     assert_int_equal(vb->win.base[USER_LIN + 0x3000], 0xb3);
     /* while B runs, A's kernel edits A's entries */
     put32(&pm, PT_A + 1 * 4, (FRAMES_B + 0x7000) | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
     put32(&pm, PT_A + 2 * 4, (FRAMES_A + 0x2000) | PTE_P | PTE_US | PTE_A | PTE_D);
     put32(&pm, PT_A + 3 * 4, (FRAMES_A + 0x3000) | PTE_P | PTE_RW | PTE_US | PTE_D);
     uint64_t fills = s.stats.fills;
-    shadow_cr3_write(&s, &a);
+    shadow_cr3_write(&s, a);
     assert_ptr_equal(shadow_view_of(&s, SHADOW_USER), va);
     assert_int_equal(s.stats.spaces_kept, 1);
     const uint32_t p0 = USER_LIN >> 12;
@@ -526,7 +533,7 @@ static void test_user_window_is_kept_across_cr3_writes(void **state)
     assert_int_equal(s.stats.checked_drops, 2);
     assert_int_equal(s.stats.checked_downgrades, 1);
     /* the dropped pages fill again from the new entries */
-    assert_int_equal(shadow_fill(&s, &a, SHADOW_USER, USER_LIN + 0x1000, false), SHADOW_MAPPED);
+    assert_int_equal(shadow_fill(&s, a, SHADOW_USER, USER_LIN + 0x1000, false), SHADOW_MAPPED);
     assert_int_equal(va->win.base[USER_LIN + 0x1000], 0xb7);
     assert_vma_bound(&s);
     shadow_destroy(&s);
@@ -540,25 +547,23 @@ static void test_least_recent_user_window_is_emptied(void **state)
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_spaces(&pm);
     shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
-    pg_control a = { .cr0 = 0x80010001u, .cr3 = PD_A, .cr4 = 0 };
-    shadow_cr3_write(&s, &a);
-    assert_int_equal(shadow_fill(&s, &a, SHADOW_USER, USER_LIN, false), SHADOW_MAPPED);
+    spaces_setup(&pm, &s);
+    const pg_control *a = &space_a;
+    shadow_cr3_write(&s, a);
+    assert_int_equal(shadow_fill(&s, a, SHADOW_USER, USER_LIN, false), SHADOW_MAPPED);
     const shadow_view *va = shadow_view_of(&s, SHADOW_USER);
     for (uint32_t i = 0; i < SHADOW_SPACES; i++) {
         /* other page directories: copies of B's */
         uint32_t pd = 0x200000u + i * 0x1000;
         put32(&pm, pd + (USER_LIN >> 22) * 4, PT_B | PTE_P | PTE_RW | PTE_US | PTE_A);
-        pg_control o = { .cr0 = a.cr0, .cr3 = pd, .cr4 = 0 };
+        pg_control o = { .cr0 = a->cr0, .cr3 = pd, .cr4 = 0 };
         shadow_cr3_write(&s, &o);
         assert_int_equal(shadow_fill(&s, &o, SHADOW_USER, USER_LIN, false), SHADOW_MAPPED);
     }
     assert_int_equal(s.stats.spaces_evicted, 1);
     assert_int_not_equal(va->frame_of[USER_LIN >> 12], (FRAMES_A >> 12) + 1); /* B's now */
-    shadow_cr3_write(&s, &a);
+    shadow_cr3_write(&s, a);
     assert_int_equal(s.stats.spaces_evicted, 2);
     assert_int_equal(shadow_view_of(&s, SHADOW_USER)->frame_of[USER_LIN >> 12], 0);
     assert_vma_bound(&s);
@@ -572,20 +577,17 @@ static void test_code_frame_is_protected_in_a_kept_window(void **state)
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_spaces(&pm);
     shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
-    pg_control a = { .cr0 = 0x80010001u, .cr3 = PD_A, .cr4 = 0 };
-    pg_control b = { .cr0 = 0x80010001u, .cr3 = PD_B, .cr4 = 0 };
-    shadow_cr3_write(&s, &a);
-    assert_int_equal(shadow_fill(&s, &a, SHADOW_USER, USER_LIN, true), SHADOW_MAPPED);
+    spaces_setup(&pm, &s);
+    const pg_control *a = &space_a, *b = &space_b;
+    shadow_cr3_write(&s, a);
+    assert_int_equal(shadow_fill(&s, a, SHADOW_USER, USER_LIN, true), SHADOW_MAPPED);
     shadow_view *va = shadow_view_of(&s, SHADOW_USER);
     assert_true(va->writable[USER_LIN >> 12]);
-    shadow_cr3_write(&s, &b);
+    shadow_cr3_write(&s, b);
     phys_mark_code(&pm, FRAMES_A);
     shadow_frame_became_code(&s, FRAMES_A);
-    shadow_cr3_write(&s, &a);
+    shadow_cr3_write(&s, a);
     assert_ptr_equal(shadow_view_of(&s, SHADOW_USER), va);
     assert_int_equal(va->frame_of[USER_LIN >> 12], (FRAMES_A >> 12) + 1);
     assert_false(va->writable[USER_LIN >> 12]);
