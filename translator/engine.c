@@ -312,8 +312,9 @@ static void on_host_fault(int sig, siginfo_t *si, void *ucv)
             return;
         emulated = r == SHADOW_EMULATE;
         if (r == SHADOW_GUEST_FAULT)
-            t->pf = (typeof(t->pf)){ .armed = true, .win = t->cur_shadow, .lin = (uint32_t)(addr - (uintptr_t)t->cur->base),
-                                     .eip = b->eip + b->side[i].guest_off, .cr3 = cpu->cr3 };
+            t->pf = (typeof(t->pf)){ .armed = true, .win = t->cur_shadow, .cr3 = cpu->cr3,
+                                     .lin = (uint32_t)(addr - (uintptr_t)t->cur->base),
+                                     .eip = b->eip + b->side[i].guest_off };
     } else if (sig == SIGSEGV && t->cur_shadow < 0 && addr - (uintptr_t)t->cur->base < (1ull << 32)) {
         emulated = true; /* the flat window: ROM, MMIO, unassigned or a code page */
     }
