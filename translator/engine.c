@@ -592,9 +592,13 @@ static tr_jcache *current_jcache(tr_engine *t)
     return &t->jcache[pick];
 }
 
+/* An interrupt or NMI to take now — or one to take after the single
+ * instruction an interrupt shadow (STI, MOV SS) covers: the interpreter
+ * runs that one, since a translated block could loop until the next kick
+ * before the dispatcher looked again (up to 1 ms late). */
 static bool events_pending(const cpu_state *cpu)
 {
-    return cpu->nmi_pending || (cpu->intr && (cpu->eflags & FL_IF) && !cpu->inhibit_irq);
+    return cpu->nmi_pending || (cpu->intr && (cpu->eflags & FL_IF));
 }
 
 /* --- running --- */
