@@ -1420,6 +1420,8 @@ typedef struct fixed_case {
 } fixed_case;
 
 static const fixed_case fixed_cases[] = {
+    { "fist with only the precision exception unmasked (the reset FCW) stores its result",
+      "d9 ea db 15 00 00 02 00", 0, { 0 }, 0 },
     { "tzcnt: bsf on the guest (i686), tzcnt on a BMI1 host",
       "b8 01 00 00 00 f3 0f bc c8", 0, { 0 }, 0 },
     { "code fetched from the MMIO page (a RET into it): fetches have side effects",
