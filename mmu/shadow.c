@@ -704,7 +704,7 @@ static bool room_for(const shadow_space *s, int v, uint32_t pages)
            s->rmap_used + pages <= s->rmap_cap;
 }
 
-static enum shadow_fill fill(shadow_space *s, const pg_control *pc, int v, uint32_t lin, bool write,
+static enum shadow_fill fill(shadow_space *s, const pg_control *pc, int v, uint32_t lin,
                              const pg_translation *t)
 {
     uint32_t paddr = t->paddr & s->pm->a20_mask;
@@ -717,7 +717,6 @@ static enum shadow_fill fill(shadow_space *s, const pg_control *pc, int v, uint3
         return SHADOW_MAPPED;
     }
     s->stats.fills++;
-    (void)write;
     if (t->large) {
         uint32_t lin4 = lin & ~0x3fffffu, frame4 = paddr & ~0x3fffffu;
         if (ram_frames(s->pm, frame4, 1u << 22)) {
@@ -756,7 +755,7 @@ enum shadow_fill shadow_fill(shadow_space *s, const pg_control *pc, int win, uin
     }
     if (!room_for(s, v, 1024))
         shadow_wipe(s); /* rare: start over rather than grow */
-    return fill(s, pc, v, lin, write, &t);
+    return fill(s, pc, v, lin, &t);
 }
 
 /* Drop page p of view v from the host, or its whole 4 MiB fill. */

@@ -122,6 +122,30 @@ static tr_engine *new_engine(harness *h)
     return t;
 }
 
+/* One program run to HLT by the interpreter (ref) and by the translator. */
+typedef struct engines {
+    harness *ref, *h;
+    tr_engine *t;
+} engines;
+
+static engines run_both(const char *program)
+{
+    engines e = { .ref = harness_new(HARNESS_FLAT32), .h = harness_new(HARNESS_FLAT32) };
+    harness_asm(e.ref, program);
+    run_to_halt(e.ref, NULL);
+    harness_asm(e.h, program);
+    e.t = new_engine(e.h);
+    run_to_halt(e.h, e.t);
+    return e;
+}
+
+static void engines_free(engines *e)
+{
+    tr_free(e->t);
+    harness_free(e->h);
+    harness_free(e->ref);
+}
+
 /* FS-relative accesses (Linux's per-CPU data) and LEAVE run translated. */
 static void test_fs_base_and_leave(void **state)
 {
@@ -321,13 +345,9 @@ static const char superblock_program[] =
 static void test_superblock_matches_interpreter(void **state)
 {
     (void)state;
-    harness *ref = harness_new(HARNESS_FLAT32);
-    harness_asm(ref, superblock_program);
-    assert_int_equal(harness_run(ref, 1u << 24), CPU_EXIT_HALT);
-    harness *h = harness_new(HARNESS_FLAT32);
-    harness_asm(h, superblock_program);
-    tr_engine *t = new_engine(h);
-    assert_int_equal(run_bt(t), CPU_EXIT_HALT);
+    engines e = run_both(superblock_program);
+    harness *h = e.h, *ref = e.ref;
+    tr_engine *t = e.t;
     for (int r = 0; r < 8; r++)
         assert_int_equal(h->cpu.regs[r], ref->cpu.regs[r]);
     assert_int_equal(h->cpu.eip, ref->cpu.eip);
@@ -341,9 +361,7 @@ static void test_superblock_matches_interpreter(void **state)
      * however many iterations (the trapping read is retranslated out
      * after TR_HOT_THRESHOLD traps, which splits the loop once) */
     assert_true(s->block_runs < 40 + 2 * s->kicks); /* kicks: a loaded host */
-    tr_free(t);
-    harness_free(h);
-    harness_free(ref);
+    engines_free(&e);
 }
 
 /* A loop inside one block is stopped by the kick timer at its backward
@@ -425,13 +443,9 @@ static const char high_byte_program[] =
 static void test_high_byte_registers_with_memory(void **state)
 {
     (void)state;
-    harness *ref = harness_new(HARNESS_FLAT32);
-    harness_asm(ref, high_byte_program);
-    assert_int_equal(harness_run(ref, 1u << 20), CPU_EXIT_HALT);
-    harness *h = harness_new(HARNESS_FLAT32);
-    harness_asm(h, high_byte_program);
-    tr_engine *t = new_engine(h);
-    assert_int_equal(run_bt(t), CPU_EXIT_HALT);
+    engines e = run_both(high_byte_program);
+    harness *h = e.h, *ref = e.ref;
+    tr_engine *t = e.t;
     for (int r = 0; r < 8; r++)
         assert_int_equal(h->cpu.regs[r], ref->cpu.regs[r]);
     assert_int_equal(h->cpu.eflags, ref->cpu.eflags);
@@ -439,9 +453,7 @@ static void test_high_byte_registers_with_memory(void **state)
     assert_int_equal(h->cpu.regs[R_EBP], 0x01773304u); /* AH stored, BH swapped in */
     /* they were translated: the block ran past them */
     assert_true(tr_get_stats(t)->insns_identical >= 10);
-    tr_free(t);
-    harness_free(h);
-    harness_free(ref);
+    engines_free(&e);
 }
 
 /* Integer SSE2 (glibc's string functions are made of it) runs natively on
@@ -566,29 +578,6 @@ static const char x87_program[] =
     "    fxch st1\n"
     "    hlt\n";
 
-/* One program run to HLT by the interpreter (ref) and by the translator. */
-typedef struct engines {
-    harness *ref, *h;
-    tr_engine *t;
-} engines;
-
-static engines run_both(const char *program)
-{
-    engines e = { .ref = harness_new(HARNESS_FLAT32), .h = harness_new(HARNESS_FLAT32) };
-    harness_asm(e.ref, program);
-    run_to_halt(e.ref, NULL);
-    harness_asm(e.h, program);
-    e.t = new_engine(e.h);
-    run_to_halt(e.h, e.t);
-    return e;
-}
-
-static void engines_free(engines *e)
-{
-    tr_free(e->t);
-    harness_free(e->h);
-    harness_free(e->ref);
-}
 
 static void assert_same_machine(harness *h, harness *ref)
 {

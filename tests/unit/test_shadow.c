@@ -82,6 +82,14 @@ static void build_tables(phys_mem *pm)
     }
 }
 
+/* RAM with the tables build writes, and a shadow space over it. */
+static void setup(phys_mem *pm, shadow_space *s, void (*build)(phys_mem *))
+{
+    assert_int_equal(phys_init(pm, RAM), 0);
+    build(pm);
+    assert_int_equal(shadow_init(s, pm), 0);
+}
+
 /*
  * A guest writing through fresh memory page after page (the compute
  * benchmark's first pass): each write fills one page, so a fill must map
@@ -94,10 +102,8 @@ static void test_sequential_fills_map_each_page_once(void **state)
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_tables(&pm);
     shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
+    setup(&pm, &s, build_tables);
     pg_control pc = { .cr0 = 0x80000001u, .cr3 = PD, .cr4 = 0 };
     for (uint32_t p = 0; p < DATA_PAGES; p++) {
         uint32_t lin = DATA + p * 0x1000;
@@ -124,13 +130,11 @@ static void test_batched_fill_takes_used_neighbours_only(void **state)
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_tables(&pm);
+    shadow_space s;
+    setup(&pm, &s, build_tables);
     uint32_t pt = PT0 + (DATA >> 22) * 0x1000;
     for (uint32_t i = 0; i < 8; i++) /* pages 0..7 of DATA's table used and dirty */
         put32(&pm, pt + i * 4, ((DATA >> 12) + i) << 12 | PTE_P | PTE_RW | PTE_A | PTE_D);
-    shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
     pg_control pc = { .cr0 = 0x80000001u, .cr3 = PD, .cr4 = 0 };
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA + 3 * 0x1000, false), SHADOW_MAPPED);
     assert_int_equal(s.stats.fill_pages, 8);
@@ -151,15 +155,13 @@ static void test_cr3_flush_keeps_globals_inside_the_span(void **state)
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_tables(&pm);
+    shadow_space s;
+    setup(&pm, &s, build_tables);
     uint32_t pt = PT0 + (DATA >> 22) * 0x1000;
     /* pages 0 and 2 non-global, page 1 global, between them */
     for (uint32_t i = 0; i < 3; i++)
         put32(&pm, pt + i * 4, ((DATA >> 12) + 100 + i) << 12 | PTE_P | PTE_RW | (i == 1 ? PTE_G : 0));
     pm.ram[((DATA >> 12) + 101) * 0x1000 + 5] = 0x5a;
-    shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
     pg_control pc = { .cr0 = 0x80000001u, .cr3 = PD, .cr4 = 0x80 /* PGE */ };
     for (uint32_t i = 0; i < 3; i++)
         assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA + i * 0x1000, false),
@@ -188,13 +190,11 @@ static void test_write_to_former_code_page_upgrades_it(void **state)
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_tables(&pm);
+    shadow_space s;
+    setup(&pm, &s, build_tables);
     uint32_t pt = PT0 + (DATA >> 22) * 0x1000;
     put32(&pm, pt, (DATA >> 12) << 12 | PTE_P | PTE_RW | PTE_A | PTE_D);
     phys_mark_code(&pm, DATA);
-    shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
     pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0 };
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
     assert_false(s.view[0].writable[DATA >> 12]);
@@ -229,14 +229,12 @@ static void test_first_write_to_large_page_upgrades_between_code_frames(void **s
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_tables(&pm);
+    shadow_space s;
+    setup(&pm, &s, build_tables);
     const uint32_t big = 64u << 20; /* beyond the tables: a 4 MiB page, lin = phys */
     put32(&pm, PD + (big >> 22) * 4, big | PTE_P | PTE_RW | PTE_PS);
     phys_mark_code(&pm, big + 10 * 0x1000);
     phys_mark_code(&pm, big + 20 * 0x1000);
-    shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
     pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0x10 /* PSE */ };
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, big + 5 * 0x1000, false), SHADOW_MAPPED);
     assert_int_equal(s.stats.large_fills, 1);
@@ -297,13 +295,11 @@ static void test_invlpg_after_pte_change_maps_the_new_frame(void **state)
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_tables(&pm);
+    shadow_space s;
+    setup(&pm, &s, build_tables);
     setup_ptes(&pm, 1, PTE_P | PTE_RW | PTE_A | PTE_D);
     const uint32_t other = 40u << 20;
     pm.ram[other + 8] = 0x99;
-    shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
     pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0 };
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
     uint64_t fills = s.stats.fills;
@@ -343,11 +339,9 @@ static void test_invlpg_unmaps_not_present_and_unused_entries(void **state)
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_tables(&pm);
-    setup_ptes(&pm, 2, PTE_P | PTE_RW | PTE_A | PTE_D);
     shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
+    setup(&pm, &s, build_tables);
+    setup_ptes(&pm, 2, PTE_P | PTE_RW | PTE_A | PTE_D);
     pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0 };
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
     assert_int_equal(s.stats.fill_pages, 2);
@@ -388,11 +382,9 @@ static void test_cr3_flush_drops_a_refilled_nonglobal_page_of_a_global_fill(void
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_tables(&pm);
-    setup_ptes(&pm, 3, PTE_P | PTE_RW | PTE_A | PTE_D | PTE_G);
     shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
+    setup(&pm, &s, build_tables);
+    setup_ptes(&pm, 3, PTE_P | PTE_RW | PTE_A | PTE_D | PTE_G);
     pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0x80 /* PGE */ };
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
     assert_int_equal(s.stats.fill_pages, 3); /* one global fill */
@@ -424,8 +416,8 @@ static void test_vma_count_holds_across_a_cr3_write_keeping_split_globals(void *
 {
     (void)state;
     phys_mem pm;
-    assert_int_equal(phys_init(&pm, RAM), 0);
-    build_tables(&pm);
+    shadow_space s;
+    setup(&pm, &s, build_tables);
     const uint32_t big = 64u << 20;
     put32(&pm, PD + (big >> 22) * 4, big | PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D | PTE_G);
     for (uint32_t i = 1; i < 8; i++)
@@ -434,8 +426,6 @@ static void test_vma_count_holds_across_a_cr3_write_keeping_split_globals(void *
     const uint32_t user = DATA + 0x800000, upt = PT0 + (user >> 22) * 0x1000;
     put32(&pm, PD + (user >> 22) * 4, upt | PTE_P | PTE_RW | PTE_US);
     put32(&pm, upt, user | PTE_P | PTE_RW | PTE_US);
-    shadow_space s;
-    assert_int_equal(shadow_init(&s, &pm), 0);
     pg_control pc = { .cr0 = 0x80010001u, .cr3 = PD, .cr4 = 0x90 /* PSE, PGE */ };
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, big, false), SHADOW_MAPPED);
     assert_int_equal(shadow_fill(&s, &pc, SHADOW_SUPERVISOR, DATA, false), SHADOW_MAPPED);
@@ -481,13 +471,6 @@ static void build_spaces(phys_mem *pm)
     }
 }
 
-static void spaces_setup(phys_mem *pm, shadow_space *s)
-{
-    assert_int_equal(phys_init(pm, RAM), 0);
-    build_spaces(pm);
-    assert_int_equal(shadow_init(s, pm), 0);
-}
-
 /*
  * Switching between two address spaces (a fork, a pipe) keeps each one's
  * user window: back in A, its pages are still mapped — no fill — once
@@ -501,7 +484,7 @@ static void test_user_window_is_kept_across_cr3_writes(void **state)
     (void)state;
     phys_mem pm;
     shadow_space s;
-    spaces_setup(&pm, &s);
+    setup(&pm, &s, build_spaces);
     const pg_control *a = &space_a, *b = &space_b;
     shadow_cr3_write(&s, a);
     assert_int_equal(shadow_fill(&s, a, SHADOW_USER, USER_LIN, true), SHADOW_MAPPED);
@@ -548,7 +531,7 @@ static void test_least_recent_user_window_is_emptied(void **state)
     (void)state;
     phys_mem pm;
     shadow_space s;
-    spaces_setup(&pm, &s);
+    setup(&pm, &s, build_spaces);
     const pg_control *a = &space_a;
     shadow_cr3_write(&s, a);
     assert_int_equal(shadow_fill(&s, a, SHADOW_USER, USER_LIN, false), SHADOW_MAPPED);
@@ -578,7 +561,7 @@ static void test_code_frame_is_protected_in_a_kept_window(void **state)
     (void)state;
     phys_mem pm;
     shadow_space s;
-    spaces_setup(&pm, &s);
+    setup(&pm, &s, build_spaces);
     const pg_control *a = &space_a, *b = &space_b;
     shadow_cr3_write(&s, a);
     assert_int_equal(shadow_fill(&s, a, SHADOW_USER, USER_LIN, true), SHADOW_MAPPED);
